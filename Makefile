@@ -1,0 +1,39 @@
+# Set-up and checks. `make install` is idempotent: a second run only redoes what changed.
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/intake/model.safetensors
+TRAIN_DATA := $(wildcard nlu_data/train/*.yml)
+
+.PHONY: install test lint bench evaluate clean
+
+install: system-packages $(VENV)/.installed $(MODEL)
+
+system-packages:
+	@command -v ffmpeg >/dev/null && command -v sox >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q ffmpeg sox; }
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || "$$(scripts/python310.sh)" -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24" wheel "setuptools>=68,<71"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+$(MODEL): $(VENV)/.installed $(TRAIN_DATA) bot/data/taxonomy.yml $(wildcard bot/intake/*.py)
+	$(BIN)/hotline train
+
+test: install
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check bot connectors tests scripts benchmarks
+	$(BIN)/mypy
+
+evaluate: install
+	$(BIN)/hotline evaluate
+
+bench: install
+	$(BIN)/hotline bench
+
+clean:
+	rm -rf $(VENV) models/intake

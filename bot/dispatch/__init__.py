@@ -1,0 +1,1 @@
+"""Routing, decision and delivery of records to responsible units."""

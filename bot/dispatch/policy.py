@@ -1,0 +1,75 @@
+"""Decide what happens to a record: answer, dispatch, hand off to an agent, or redirect."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from bot.record import ComplaintRecord, Dispatch, Unit
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds and rules of the decision; defaults suit a cautious start in production."""
+
+    thresholds: dict[str, float] = field(
+        default_factory=lambda: {"type": 0.6, "category": 0.55, "urgency": 0.5, "location": 0.6})
+    """a confidence below its field's threshold sends the record to an agent"""
+    handoff_urgency_1: bool = True
+    """特急 records always go through an agent, who phones the unit as well"""
+
+    @classmethod
+    def from_env(cls) -> Policy:
+        """HOTLINE_THRESHOLD_<FIELD>=0.7 overrides a threshold."""
+        thresholds = dict(cls().thresholds)
+        for key in thresholds:
+            value = os.environ.get(f"HOTLINE_THRESHOLD_{key.upper()}")
+            if value is not None:
+                thresholds[key] = float(value)
+        for key, value in thresholds.items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"threshold {key} must be within 0..1, got {value}")
+        return cls(thresholds=thresholds)
+
+    def missing(self, record: ComplaintRecord) -> list[str]:
+        """Required slots a demand still lacks (consultations need none)."""
+        if record.kind == "consultation":
+            return []
+        out = []
+        if not record.location.street:
+            out.append("location")
+        if not record.contact.phone and record.type != "report":
+            out.append("phone")
+        return out
+
+    def unsure(self, record: ComplaintRecord) -> list[str]:
+        """Fields whose confidence is below threshold."""
+        return [k for k, t in self.thresholds.items()
+                if k in record.confidence and record.confidence[k] < t
+                and not (k == "location" and record.kind == "consultation")]
+
+    def decide(self, record: ComplaintRecord, units: list[Unit], answer: str | None = None) -> Dispatch:
+        """The next step for the record, with the reason an agent will read."""
+        if record.redirect:
+            return Dispatch("redirect", [], f"紧急情况，请立即拨打{record.redirect}")
+        if record.language != "zh":
+            return Dispatch("handoff", [], f"外语来电（{record.language}），转外语座席")
+        if record.kind == "consultation":
+            if answer:
+                return Dispatch("answer", [], "知识库已答复")
+            return Dispatch("handoff", [], "咨询：知识库无答案，转人工答复")
+        reasons = []
+        missing, unsure = self.missing(record), self.unsure(record)
+        if missing:
+            reasons.append("缺少：" + "、".join(missing))
+        if unsure:
+            reasons.append("低置信度：" + "、".join(unsure))
+        if record.urgency == 1 and self.handoff_urgency_1:
+            reasons.append("特急工单，人工确认并电话督办")
+        if record.type == "report":
+            reasons.append("举报件，人工审核并对举报人信息保密")
+        if not units:
+            reasons.append("无法确定承办单位")
+        if reasons:
+            return Dispatch("handoff", units, "；".join(reasons))
+        return Dispatch("dispatch", units, "信息完整，自动派单至" + "、".join(u.name for u in units))

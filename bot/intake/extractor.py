@@ -1,0 +1,215 @@
+"""Text → ComplaintRecord: the classifier decides type, category and urgency; rules add what
+they do more reliably (emergencies, phone numbers, places, times, names)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.dispatch.policy import Policy
+from bot.dispatch.routing import Router, load_router
+from bot.intake.contact import find_name
+from bot.intake.errors import IntakeError
+from bot.intake.gazetteer import Gazetteer, Resolution, load_gazetteer
+from bot.intake.model import MODEL_DIR, IntakeModel, Prediction, load_model
+from bot.intake.phone import find_phones
+from bot.intake.redirect import find_redirect
+from bot.intake.text import clean, detect_language
+from bot.intake.timeparse import parse_time
+from bot.record import ComplaintRecord, Contact, Dispatch, Location, Span
+from bot.taxonomy import Taxonomy, load_taxonomy
+
+BEIJING = timezone(timedelta(hours=8))
+_NAMESPACE = uuid.UUID("6f1c2a4e-12a3-4b45-9e10-123451234500")
+_FILLERS = re.compile(r"^(?:[喂嗯啊哎唉呃]+|你好|您好|那个|就是说?|我想|我要|反映一?下?|请问|同志|麻烦|[，,。 ！!？?、])+")
+_ADDRESS_TAIL = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9\-]{0,14}?(?:号楼|号院|单元|号|楼|小区|社区|村|里|苑|园|院|路|街|胡同|大厦|广场|市场|门口|附近|这边|那边)")
+_TYPE_CUES = {
+    "consultation": re.compile(r"请问|咨询|想问|问一下|怎么办|如何|怎么|哪里|能不能|是否|吗"),
+    "complaint": re.compile(r"投诉|反映|不作为|态度|扰民|太吵|没人管"),
+    "report": re.compile(r"举报|违法|违规|无证|私自|非法"),
+    "suggestion": re.compile(r"建议|希望|能不能增加|提议|应该"),
+    "help": re.compile(r"求助|帮帮|帮忙|坏了|不热|停水|停电|没人修|拖欠"),
+}
+
+
+@dataclass
+class Message:
+    """One citizen message to turn into a record."""
+
+    text: str
+    """what the citizen said or wrote"""
+    channel: str = "cli"
+    """phone | wechat | web | cli"""
+    message_id: str | None = None
+    """the channel's id of the message; the same id always yields the same record id"""
+    received_at: datetime | None = None
+    """when it arrived (now when None)"""
+
+
+def _span(text: str, start: int, end: int) -> Span:
+    return Span(start, end, text[start:end])
+
+
+def record_id(channel: str, message_id: str | None, text: str) -> str:
+    """Stable id: from the channel's message id, else from the text itself."""
+    key = f"{channel}:{message_id}" if message_id else f"{channel}:text:{hashlib.sha256(text.encode()).hexdigest()}"
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+class Extractor:
+    """Builds records from text with a loaded classifier, gazetteer and dispatch catalogue."""
+
+    def __init__(self, model: IntakeModel, gazetteer: Gazetteer, taxonomy: Taxonomy, router: Router,
+                 policy: Policy) -> None:
+        unknown = set(model.subcategories) - set(taxonomy.subcategories)
+        if unknown:
+            raise ValueError(f"model predicts subcategories the taxonomy lacks: {sorted(unknown)}")
+        self.model = model
+        self.gazetteer = gazetteer
+        self.taxonomy = taxonomy
+        self.router = router
+        self.policy = policy
+
+    @classmethod
+    def load(cls, model_dir: Path = MODEL_DIR) -> Extractor:
+        """The extractor with the trained model and the project's data files."""
+        return cls(load_model(str(model_dir)), load_gazetteer(), load_taxonomy(), load_router(), Policy.from_env())
+
+    def extract(self, message: Message | str) -> ComplaintRecord:
+        """One record; raises IntakeError for input that cannot become one."""
+        result = self.extract_many([message])[0]
+        if isinstance(result, IntakeError):
+            raise result
+        return result
+
+    def extract_many(self, messages: list[Message | str]) -> list[ComplaintRecord | IntakeError]:
+        """Records in input order; an unusable input yields its IntakeError at its position."""
+        prepared: list[tuple[Message, str, str] | IntakeError] = []
+        for m in messages:
+            msg = m if isinstance(m, Message) else Message(m)
+            try:
+                text = clean(msg.text)
+                prepared.append((msg, text, detect_language(text)))
+            except IntakeError as e:
+                prepared.append(e)
+        chinese = [p[1] for p in prepared if not isinstance(p, IntakeError) and p[2] == "zh"]
+        predictions = iter(self.model.predict(chinese)) if chinese else iter(())
+        out: list[ComplaintRecord | IntakeError] = []
+        for p in prepared:
+            if isinstance(p, IntakeError):
+                out.append(p)
+                continue
+            msg, text, language = p
+            prediction = next(predictions) if language == "zh" else None
+            out.append(self._build(msg, text, language, prediction))
+        return out
+
+    def _build(self, msg: Message, text: str, language: str, pred: Prediction | None) -> ComplaintRecord:
+        tax = self.taxonomy
+        received = (msg.received_at or datetime.now(BEIJING)).astimezone(BEIJING).replace(microsecond=0)
+        evidence: dict[str, list[Span]] = {}
+        confidence: dict[str, float] = {}
+
+        phones = find_phones(text)
+        phone = next((p for p in phones if p.kind == "mobile"), phones[0] if phones else None)
+        if phone:
+            evidence["phone"] = [_span(text, phone.start, phone.end)]
+        name = find_name(text)
+        if name is None and pred:
+            name_slot = next((s for s in pred.slots if s[2] == "name" and s[3] > 0.6), None)
+            if name_slot:
+                name = (text[name_slot[0] : name_slot[1]], name_slot[0], name_slot[1])
+        if name:
+            evidence["name"] = [_span(text, name[1], name[2])]
+        when = parse_time(text, received)
+        if when:
+            evidence["occurred_at"] = [_span(text, when.start, when.end)]
+        place = self.gazetteer.resolve(text)
+        location = self._location(text, place, pred, evidence)
+
+        redirect = find_redirect(text)
+        if pred is None:
+            type_, sub, urgency = "help", None, 3
+            confidence.update(type=0.0, category=0.0, urgency=0.0)
+        else:
+            type_, sub, urgency = self._classify(pred, confidence)
+            cue = _TYPE_CUES[type_].search(text)
+            if cue:
+                evidence["type"] = [_span(text, cue.start(), cue.end())]
+            words = [w for w in tax.subcategories[sub].words if w in text]
+            if words:
+                evidence["category"] = [_span(text, i, i + len(w)) for w in words[:3] if (i := text.find(w)) >= 0]
+        if redirect:
+            urgency = 1
+            confidence["urgency"] = 1.0
+            evidence["redirect"] = [_span(text, redirect.start, redirect.end)]
+        confidence["location"] = round(place.confidence, 3)
+        category = sub.split(".", 1)[0] if sub else "other"
+        contact = Contact(name=name[0] if name else None, phone=phone.digits if phone else None,
+                          confidential=type_ == "report")
+        record = ComplaintRecord(
+            id=record_id(msg.channel, msg.message_id, text), channel=msg.channel, received_at=received.isoformat(),
+            language=language, text=text, type=type_, kind=tax.kinds[type_], category=category, subcategory=sub,
+            urgency=urgency, deadline=(received + timedelta(hours=tax.urgency_hours[urgency])).isoformat(),
+            redirect=redirect.number if redirect else None, location=location, contact=contact, summary="",
+            dispatch=Dispatch("handoff"), confidence=confidence, needs_review=False,
+            occurred_at=when.value if when else None, evidence=evidence,
+        )
+        record.summary = self._summary(record, [phone.start if phone else None, name[1] if name else None])
+        units = self.router.units(sub, location.district, location.street) if language == "zh" else []
+        record.needs_review = language != "zh" or bool(self.policy.missing(record) or self.policy.unsure(record))
+        record.dispatch = self.policy.decide(record, units)
+        return record
+
+    def _classify(self, pred: Prediction, confidence: dict[str, float]) -> tuple[str, str, int]:
+        type_ = max(pred.type, key=lambda k: pred.type[k])
+        by_category: dict[str, float] = {}
+        for code, p in pred.subcategory.items():
+            by_category[code.split(".", 1)[0]] = by_category.get(code.split(".", 1)[0], 0.0) + p
+        category = max(by_category, key=lambda k: by_category[k])
+        sub = max((c for c in pred.subcategory if c.startswith(category + ".")), key=lambda c: pred.subcategory[c])
+        urgency = max(pred.urgency, key=lambda k: pred.urgency[k])
+        urgency_conf = pred.urgency[urgency]
+        if self.taxonomy.kinds[type_] == "consultation" or type_ == "suggestion":
+            # Taxonomy: consultations and suggestions are level 4 (复杂) by definition.
+            urgency, urgency_conf = 4, max(urgency_conf, pred.type[type_])
+        confidence.update(type=round(pred.type[type_], 3), category=round(by_category[category], 3),
+                          subcategory=round(pred.subcategory[sub], 3), urgency=round(urgency_conf, 3))
+        return type_, sub, urgency
+
+    def _location(self, text: str, place: Resolution, pred: Prediction | None,
+                  evidence: dict[str, list[Span]]) -> Location:
+        address: tuple[int, int] | None = None
+        slot = next((s for s in pred.slots if s[2] == "address" and s[3] > 0.5), None) if pred else None
+        if slot:
+            address = (slot[0], slot[1])
+        elif place.mentions:
+            first = place.mentions[0]
+            tail = _ADDRESS_TAIL.match(text[first.end :])
+            address = (first.start, first.end + (tail.end() if tail else 0))
+        if place.mentions:
+            evidence["location"] = [_span(text, m.start, m.end) for m in place.mentions]
+        if address:
+            evidence["address"] = [_span(text, *address)]
+        return Location(district=place.district, street=place.street, community=place.community,
+                        address=text[address[0] : address[1]] if address else None)
+
+    def _summary(self, record: ComplaintRecord, cut_from: list[int | None]) -> str:
+        """One line for an agent: type, subcategory, place, gist (no phone number in it)."""
+        tax = self.taxonomy
+        head = f"【{tax.types[record.type]}】"
+        if record.subcategory:
+            head += tax.subcategories[record.subcategory].name
+        place = "".join(x for x in (record.location.district, record.location.street) if x)
+        gist_end = min([c for c in cut_from if c is not None] + [len(record.text)])
+        if gist_end < len(record.text):  # drop the whole clause that gives the contact details
+            gist_end = max([record.text.rfind(p, 0, gist_end) for p in "，。！？,!? "] + [0]) or gist_end
+        gist = _FILLERS.sub("", record.text[:gist_end]).strip(" ，,。")
+        if len(gist) > 40:
+            cut = max(gist.rfind(p, 0, 40) for p in "，。！？,!? ")
+            gist = gist[: cut if cut >= 15 else 40] + "…"
+        return f"{head}｜{place or '地点不明'}｜{gist or record.text[:40]}"

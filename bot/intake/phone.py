@@ -1,0 +1,75 @@
+"""Phone numbers as written or spoken ("一三八幺二…"), normalised to digits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DIGIT = {
+    **{str(i): str(i) for i in range(10)},
+    "零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
+    "四": "4", "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9",
+}
+_SEP = " -－—.、"
+# A run of digits (Arabic or spoken), at most one separator between two digits.
+_RUN = re.compile(r"(?:\+|＋)?[0-9零〇洞一幺二两三四五六七拐八九勾](?:[ \-－—.、]?[0-9零〇洞一幺二两三四五六七拐八九勾])*")
+_SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone number found in text."""
+
+    digits: str
+    """digits only: 11-digit mobile, 010 + 8 digits, or an 8-digit Beijing landline"""
+    start: int
+    """offset of the first character in the text"""
+    end: int
+    """offset one past the last character"""
+    kind: str
+    """mobile | landline"""
+
+
+def _classify(digits: str) -> str | None:
+    digits = _strip_country(digits)
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return "mobile"
+    if re.fullmatch(r"010[2-9]\d{7}", digits) or re.fullmatch(r"[2-9]\d{7}", digits):
+        return "landline"
+    return None
+
+
+def _digits(raw: str) -> str:
+    return "".join(_DIGIT[c] for c in raw if c not in _SEP)
+
+
+def _strip_country(digits: str) -> str:
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix):]
+    return digits
+
+
+def find_phones(text: str) -> list[Phone]:
+    """Every mobile or landline number in the text, in order."""
+    found: list[Phone] = []
+    for m in _RUN.finditer(text):
+        # Separated groups ("138 1234 5678 2号楼"): the longest run of groups that is a number.
+        groups = [(g.start() + m.start(), g.end() + m.start()) for g in re.finditer(r"[^ \-－—.、]+", m.group())]
+        best: tuple[int, int] | None = None
+        for i in range(len(groups)):
+            for j in range(len(groups), i, -1):
+                start, end = groups[i][0], groups[j - 1][1]
+                if best and end - start <= best[1] - best[0]:
+                    break
+                raw = text[start:end].lstrip("+＋")
+                digits = _digits(raw)
+                if _SPOKEN_ONLY.search(raw) and len(digits) < 8:
+                    continue
+                if _classify(digits):
+                    best = (start, end)
+                    break
+        if best:
+            digits = _strip_country(_digits(text[best[0]:best[1]].lstrip("+＋")))
+            found.append(Phone(digits, best[0], best[1], _classify(digits) or "mobile"))
+    return found

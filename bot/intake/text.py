@@ -1,0 +1,86 @@
+"""Cleaning and language detection of citizens' text."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+from bot.intake.errors import IntakeError
+
+MAX_CHARS = 50_000
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_SPACE = re.compile(r"\s+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc  # type: ignore[import-untyped]
+
+    return opencc.OpenCC("t2s")
+
+
+def clean(text: str, max_chars: int = MAX_CHARS) -> str:
+    """Return the text as the record keeps it: no markup or control characters, simplified.
+
+    Raises IntakeError for text with nothing to understand or beyond max_chars.
+    """
+    if not isinstance(text, str):
+        raise IntakeError("text must be a string")
+    if len(text) > max_chars:
+        raise IntakeError(f"text too long: {len(text)} characters (limit {max_chars})")
+    text = html.unescape(_TAG.sub(" ", text))
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    text = _FULLWIDTH_ALNUM.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = _SPACE.sub(" ", text).strip()
+    if not text:
+        raise IntakeError("empty text")
+    if not any(c.isalnum() for c in text):
+        raise IntakeError("text has no words (only symbols or emoji)")
+    if _HAN.search(text):
+        text = _t2s().convert(text)
+    return str(text)
+
+
+@lru_cache(maxsize=1)
+def _langid() -> Any:
+    import langid  # type: ignore[import-untyped]
+
+    identifier = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
+    identifier.set_languages(["en", "fr", "de", "es", "it", "pt", "nl", "pl", "tr", "vi", "id", "ms"])
+    return identifier
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language; Chinese whenever Han characters carry it."""
+    han = len(_HAN.findall(text))
+    counts = {
+        "ja": len(_KANA.findall(text)),
+        "ko": len(_HANGUL.findall(text)),
+        "ru": len(_CYRILLIC.findall(text)),
+        "ar": len(_ARABIC.findall(text)),
+        "th": len(_THAI.findall(text)),
+    }
+    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]{2,}", text))
+    if counts["ja"] and counts["ja"] * 4 >= han:
+        return "ja"
+    letters = han + sum(counts.values()) + len(_LATIN.findall(text))
+    # A Chinese sentence with a brand or English word in it is still Chinese.
+    if han >= 2 and (han * 2 >= letters - han or han >= 4 * latin_words):
+        return "zh"
+    best = max(counts, key=lambda k: counts[k])
+    if counts[best] > len(_LATIN.findall(text)):
+        return best
+    if latin_words == 0:
+        return "zh" if han else "und"
+    return str(_langid().classify(text)[0])
