@@ -18,17 +18,22 @@ class Policy:
     handoff_urgency_1: bool = True
     """特急 records always go through an agent, who phones the unit as well"""
 
+    def __post_init__(self) -> None:
+        for key, value in self.thresholds.items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"threshold {key} must be within 0..1, got {value}")
+
     @classmethod
     def from_env(cls) -> Policy:
         """HOTLINE_THRESHOLD_<FIELD>=0.7 overrides a threshold."""
         thresholds = dict(cls().thresholds)
         for key in thresholds:
-            value = os.environ.get(f"HOTLINE_THRESHOLD_{key.upper()}")
-            if value is not None:
-                thresholds[key] = float(value)
-        for key, value in thresholds.items():
-            if not 0 <= value <= 1:
-                raise ValueError(f"threshold {key} must be within 0..1, got {value}")
+            raw = os.environ.get(f"HOTLINE_THRESHOLD_{key.upper()}")
+            if raw is not None:
+                try:
+                    thresholds[key] = float(raw)
+                except ValueError:
+                    raise ValueError(f"HOTLINE_THRESHOLD_{key.upper()} must be a number, got {raw!r}") from None
         return cls(thresholds=thresholds)
 
     def missing(self, record: ComplaintRecord) -> list[str]:

@@ -4,6 +4,7 @@ they do more reliably (emergencies, phone numbers, places, times, names)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,16 +18,21 @@ from bot.intake.errors import IntakeError
 from bot.intake.gazetteer import Gazetteer, Resolution, load_gazetteer
 from bot.intake.model import MODEL_DIR, IntakeModel, Prediction, load_model
 from bot.intake.phone import find_phones
-from bot.intake.redirect import find_redirect
+from bot.intake.redirect import decide, find_redirect
 from bot.intake.text import clean, detect_language
 from bot.intake.timeparse import parse_time
+from bot.intake.urgency import urgent
 from bot.record import ComplaintRecord, Contact, Dispatch, Location, Span
 from bot.taxonomy import Taxonomy, load_taxonomy
 
 BEIJING = timezone(timedelta(hours=8))
+URGENT_PROBABILITY = 0.35
+"""the model's probability of 特急 that is enough for urgency 1: a missed one costs far more"""
 _NAMESPACE = uuid.UUID("6f1c2a4e-12a3-4b45-9e10-123451234500")
-_FILLERS = re.compile(r"^(?:[喂嗯啊哎唉呃]+|你好|您好|那个|就是说?|我想|我要|反映一?下?|请问|同志|麻烦|[，,。 ！!？?、])+")
-_ADDRESS_TAIL = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9\-]{0,14}?(?:号楼|号院|单元|号|楼|小区|社区|村|里|苑|园|院|路|街|胡同|大厦|广场|市场|门口|附近|这边|那边)")
+_FILLERS = re.compile(r"^(?:[喂嗯啊哎唉呃]+|你好|您好|那个|就是说?|我想|我要|反映一?下?|请问|同志|麻烦|"
+                      r"[，,。 ！!？?、])+")
+_ADDRESS_TAIL = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9\-]{0,14}?(?:号楼|号院|单元|号|楼|小区|社区|村|里|苑|园|院|路|街|"
+                           r"胡同|大厦|广场|市场|门口|附近|这边|那边)")
 _TYPE_CUES = {
     "consultation": re.compile(r"请问|咨询|想问|问一下|怎么办|如何|怎么|哪里|能不能|是否|吗"),
     "complaint": re.compile(r"投诉|反映|不作为|态度|扰民|太吵|没人管"),
@@ -75,9 +81,10 @@ class Extractor:
         self.policy = policy
 
     @classmethod
-    def load(cls, model_dir: Path = MODEL_DIR) -> Extractor:
-        """The extractor with the trained model and the project's data files."""
-        return cls(load_model(str(model_dir)), load_gazetteer(), load_taxonomy(), load_router(), Policy.from_env())
+    def load(cls, model_dir: Path | None = None) -> Extractor:
+        """The extractor with the trained model (HOTLINE_MODEL_DIR, default models/intake)."""
+        directory = model_dir or Path(os.environ.get("HOTLINE_MODEL_DIR") or MODEL_DIR)
+        return cls(load_model(str(directory)), load_gazetteer(), load_taxonomy(), load_router(), Policy.from_env())
 
     def extract(self, message: Message | str) -> ComplaintRecord:
         """One record; raises IntakeError for input that cannot become one."""
@@ -131,7 +138,8 @@ class Extractor:
         place = self.gazetteer.resolve(text)
         location = self._location(text, place, pred, evidence)
 
-        redirect = find_redirect(text)
+        rule = find_redirect(text)
+        redirect = decide(rule, pred.redirect) if pred else None
         if pred is None:
             type_, sub, urgency = "help", None, 3
             confidence.update(type=0.0, category=0.0, urgency=0.0)
@@ -140,13 +148,18 @@ class Extractor:
             cue = _TYPE_CUES[type_].search(text)
             if cue:
                 evidence["type"] = [_span(text, cue.start(), cue.end())]
+            danger = urgent(text) if type_ != "consultation" else None
+            if danger:
+                urgency, confidence["urgency"] = 1, max(confidence["urgency"], 0.9)
+                evidence["urgency"] = [_span(text, danger.start(), danger.end())]
             words = [w for w in tax.subcategories[sub].words if w in text]
             if words:
                 evidence["category"] = [_span(text, i, i + len(w)) for w in words[:3] if (i := text.find(w)) >= 0]
         if redirect:
             urgency = 1
             confidence["urgency"] = 1.0
-            evidence["redirect"] = [_span(text, redirect.start, redirect.end)]
+            if redirect.end > redirect.start:
+                evidence["redirect"] = [_span(text, redirect.start, redirect.end)]
         confidence["location"] = round(place.confidence, 3)
         category = sub.split(".", 1)[0] if sub else "other"
         contact = Contact(name=name[0] if name else None, phone=phone.digits if phone else None,
@@ -173,6 +186,8 @@ class Extractor:
         category = max(by_category, key=lambda k: by_category[k])
         sub = max((c for c in pred.subcategory if c.startswith(category + ".")), key=lambda c: pred.subcategory[c])
         urgency = max(pred.urgency, key=lambda k: pred.urgency[k])
+        if pred.urgency[1] >= URGENT_PROBABILITY:
+            urgency = 1
         urgency_conf = pred.urgency[urgency]
         if self.taxonomy.kinds[type_] == "consultation" or type_ == "suggestion":
             # Taxonomy: consultations and suggestions are level 4 (复杂) by definition.

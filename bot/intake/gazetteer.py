@@ -23,7 +23,7 @@ _GENERIC = {
     "光明", "向阳", "城关", "城北", "城南", "新华", "新村", "新镇", "胜利", "河北", "东风", "清水", "温泉",
     "四海", "安定", "永宁", "龙山", "龙泉", "宝山", "曙光", "荣华", "天桥", "古城", "石城", "星城", "滨河",
     "迎风", "平房", "和义", "高岭", "木林", "百泉", "泉河", "石园", "李桥", "永顺", "通运", "空港", "小关",
-    "清源", "永定", "大台", "城子", "中仓", "龙潭", "东湖", "西集", "南口", "双丰", "渤海", "木林",
+    "清源", "永定", "大台", "城子", "中仓", "龙潭", "东湖", "西集", "南口", "双丰", "渤海",
 }
 # Sounds that may follow a place name: 街道 (often heard as 接到/济到), 镇, 乡, 地区, 那边 ...
 _SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nabian", "zhebian", "fujin", "lu"]
@@ -93,22 +93,26 @@ def _fuzzy(syllable: str) -> str:
     return s
 
 
+def _blank(chunk: str) -> Any:
+    """pypinyin's error handler: one empty syllable per non-Han character."""
+    return [""] * len(chunk)
+
+
 def _syllables(text: str) -> list[str]:
     """One tone-less pinyin syllable per character ('' for characters that are not Han)."""
     from pypinyin import Style, pinyin
 
-    out: list[str] = []
-    for item in pinyin(text, style=Style.NORMAL, errors=lambda s: [""] * len(s)):
-        out.append(item[0] if item else "")
-    if len(out) != len(text):  # pypinyin groups some non-Han runs; never misalign offsets
-        return [pinyin(c, style=Style.NORMAL, errors=lambda s: [""])[0][0] for c in text]
+    out = [item[0] if item else "" for item in pinyin(text, style=Style.NORMAL, errors=_blank)]
+    if len(out) != len(text):  # never misalign offsets, whatever pypinyin groups
+        return [(pinyin(c, style=Style.NORMAL, errors=_blank) or [[""]])[0][0] for c in text]
     return out
 
 
 class Gazetteer:
     """Name → places index over Beijing's districts, streets, communities and landmarks."""
 
-    def __init__(self, districts: dict[str, dict[str, list[str]]], landmarks: dict[str, dict[str, str]]) -> None:
+    def __init__(self, districts: dict[str, dict[str, list[str]]],
+                 landmarks: dict[str, dict[str, str | None]]) -> None:
         if len(districts) != 16:
             raise ValueError(f"gazetteer must hold Beijing's 16 districts, got {len(districts)}")
         self.districts = districts
@@ -138,10 +142,10 @@ class Gazetteer:
                     if len(core) >= 3 and core != community:
                         add(core, Place(district, street, community, "community"))
         for name, spec in landmarks.items():
-            district, street = spec["district"], spec.get("street")
-            if district not in districts or (street and street not in districts[district]):
-                raise ValueError(f"landmark {name}: {district}/{street} is not in the gazetteer")
-            add(name, Place(district, street, None, "landmark"))
+            lm_district, lm_street = str(spec["district"]), spec.get("street") or None
+            if lm_district not in districts or (lm_street and lm_street not in districts[lm_district]):
+                raise ValueError(f"landmark {name}: {lm_district}/{lm_street} is not in the gazetteer")
+            add(name, Place(lm_district, lm_street, None, "landmark"))
         # Official names beat short forms and landmarks of the same spelling.
         self.names: dict[str, tuple[Place, ...]] = {}
         for name, places in names.items():

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MODEL_DIR = PROJECT_DIR / "models" / "intake"
 TYPES = ["consultation", "help", "complaint", "report", "suggestion"]
 URGENCIES = [1, 2, 3, 4]
+REDIRECTS = ["none", "110", "119", "120", "122"]
 TAGS = ["O"] + [f"{p}-{s}" for s in SLOTS if s != "phone" for p in ("B", "I")]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 
@@ -68,6 +69,8 @@ class Prediction:
     """`top.sub` -> probability"""
     urgency: dict[int, float]
     """urgency level -> probability"""
+    redirect: dict[str, float]
+    """none | 110 | 119 | 120 | 122 -> probability"""
     slots: list[tuple[int, int, str, float]] = field(default_factory=list)
     """(start, end, slot, confidence) character spans"""
 
@@ -118,10 +121,9 @@ class PretrainedTokenizer:
 
 
 def _network(n_subs: int, encoder: Any) -> Any:
-    import torch
     from torch import nn
 
-    class IntakeNet(nn.Module):  # type: ignore[misc]
+    class IntakeNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.encoder = encoder
@@ -130,6 +132,7 @@ def _network(n_subs: int, encoder: Any) -> Any:
             self.type_head = nn.Linear(width, len(TYPES))
             self.sub_head = nn.Linear(width, n_subs)
             self.urgency_head = nn.Linear(width, len(URGENCIES))
+            self.redirect_head = nn.Linear(width, len(REDIRECTS))
             self.tag_head = nn.Linear(width, len(TAGS))
 
         def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -138,7 +141,7 @@ def _network(n_subs: int, encoder: Any) -> Any:
             m = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = self.dropout((hidden * m).sum(1) / m.sum(1).clamp(min=1))
             return (self.type_head(pooled), self.sub_head(pooled), self.urgency_head(pooled),
-                    self.tag_head(self.dropout(hidden)))
+                    self.redirect_head(pooled), self.tag_head(self.dropout(hidden)))
 
     return IntakeNet()
 
@@ -209,7 +212,7 @@ class IntakeModel:
         for ex in examples:
             ids, offsets = tokenizer.encode(ex.text, opts.max_length)
             rows.append((ids, _tag_ids(ex, offsets), TYPES.index(ex.type), subcategories.index(ex.subcategory),
-                         URGENCIES.index(ex.urgency)))
+                         URGENCIES.index(ex.urgency), REDIRECTS.index(ex.redirect or "none")))
         net = model.net.train()
         optim = torch.optim.AdamW(net.parameters(), lr=opts.learning_rate, weight_decay=0.01)
         steps = opts.epochs * math.ceil(len(rows) / opts.batch_size)
@@ -226,13 +229,14 @@ class IntakeModel:
             rng.shuffle(batches)
             started, total = time.time(), 0.0
             for batch in batches:
-                ids, mask = model._pad([r[0] for r in batch])
-                width = ids.shape[1]
+                ids_t, mask = model._pad([r[0] for r in batch])
+                width = ids_t.shape[1]
                 tags = torch.tensor([r[1] + [-100] * (width - len(r[1])) for r in batch])
-                t_logits, s_logits, u_logits, g_logits = net(ids, mask)
+                t_logits, s_logits, u_logits, r_logits, g_logits = net(ids_t, mask)
                 loss = (ce(t_logits, torch.tensor([r[2] for r in batch]))
                         + ce(s_logits, torch.tensor([r[3] for r in batch]))
                         + ce(u_logits, torch.tensor([r[4] for r in batch]))
+                        + ce(r_logits, torch.tensor([r[5] for r in batch]))
                         + 0.5 * ce(g_logits.reshape(-1, len(TAGS)), tags.reshape(-1)))
                 optim.zero_grad()
                 loss.backward()
@@ -264,6 +268,7 @@ class IntakeModel:
             self.tokenizer.save(directory)
             self.net.encoder.config.to_json_file(str(directory / "encoder.json"))
         meta = {"subcategories": self.subcategories, "types": TYPES, "urgencies": URGENCIES, "tags": TAGS,
+                "redirects": REDIRECTS,
                 "options": asdict(self.options)}
         (directory / "labels.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         # Written last: its presence marks a complete model (the Makefile's target).
@@ -279,7 +284,8 @@ class IntakeModel:
         if not weights.exists():
             raise FileNotFoundError(f"no trained intake model in {directory}: run `hotline train` (or make install)")
         meta = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
-        if meta["types"] != TYPES or meta["urgencies"] != URGENCIES or meta["tags"] != TAGS:
+        if (meta["types"], meta["urgencies"], meta["tags"], meta.get("redirects")) != (TYPES, URGENCIES, TAGS,
+                                                                                      REDIRECTS):
             raise ValueError(f"model in {directory} was trained with other labels: retrain it")
         opts = TrainOptions(**meta["options"])
         tokenizer: CharTokenizer | PretrainedTokenizer
@@ -319,10 +325,9 @@ class IntakeModel:
                 chunk = [pieces[k] for k in order[b : b + batch_size]]
                 encoded = [self.tokenizer.encode(w, self.options.max_length) for _, _, w in chunk]
                 ids, mask = self._pad([e[0] for e in encoded])
-                t, s, u, g = self.net(ids, mask)
-                t, s, u, g = t.softmax(-1), s.softmax(-1), u.softmax(-1), g.softmax(-1)
+                t, s, u, r, g = (x.softmax(-1) for x in self.net(ids, mask))
                 for j, k in enumerate(order[b : b + batch_size]):
-                    results[k] = (t[j], s[j], u[j], g[j], encoded[j][1])
+                    results[k] = (t[j], s[j], u[j], r[j], g[j], encoded[j][1])
         by_text: dict[int, list[int]] = {}
         for k, piece in enumerate(pieces):
             by_text.setdefault(piece[0], []).append(k)
@@ -332,14 +337,17 @@ class IntakeModel:
             t = sum(results[k][0] for k in ks) / len(ks)
             s = sum(results[k][1] for k in ks) / len(ks)
             u = sum(results[k][2] for k in ks) / len(ks)
+            # An emergency anywhere in a long text counts: the window most sure of one decides.
+            r = max((results[k][3] for k in ks), key=lambda x: 1 - float(x[0]))
             slots: list[tuple[int, int, str, float]] = []
             for k in ks:
                 slots.extend((a + pieces[k][1], b + pieces[k][1], slot, p)
-                             for a, b, slot, p in _decode(results[k][3], results[k][4]))
+                             for a, b, slot, p in _decode(results[k][4], results[k][5]))
             out.append(Prediction(
                 type={c: float(p) for c, p in zip(TYPES, t, strict=True)},
                 subcategory={c: float(p) for c, p in zip(self.subcategories, s, strict=True)},
                 urgency={c: float(p) for c, p in zip(URGENCIES, u, strict=True)},
+                redirect={c: float(p) for c, p in zip(REDIRECTS, r, strict=True)},
                 slots=_dedupe(slots),
             ))
         return out
@@ -349,21 +357,21 @@ def _decode(probs: Any, offsets: list[tuple[int, int]]) -> list[tuple[int, int, 
     """BIO probabilities per token → (start, end, slot, mean confidence) character spans."""
     best = probs.argmax(-1).tolist()
     conf = probs.max(-1).values.tolist()
-    spans: list[tuple[int, int, str, float]] = []
-    current: list[Any] | None = None
+    spans: list[tuple[int, int, str, list[float]]] = []
+    open_span = False
     for (s, e), tag_id, c in zip(offsets, best, conf, strict=False):
         tag = TAGS[tag_id]
         if s == e or tag == "O":
-            current = None
+            open_span = False
             continue
         prefix, slot = tag.split("-", 1)
-        if current is not None and prefix == "I" and current[2] == slot:
-            current[1] = e
-            current[3].append(c)
+        if open_span and prefix == "I" and spans[-1][2] == slot:
+            start, _, _, scores = spans[-1]
+            spans[-1] = (start, e, slot, scores + [c])
         else:
-            current = [s, e, slot, [c]]
-            spans.append(current)  # type: ignore[arg-type]
-    return [(int(a), int(b), str(slot), sum(cs) / len(cs)) for a, b, slot, cs in spans]  # type: ignore[misc]
+            spans.append((s, e, slot, [c]))
+            open_span = True
+    return [(a, b, slot, sum(cs) / len(cs)) for a, b, slot, cs in spans]
 
 
 def _dedupe(spans: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:

@@ -12,7 +12,8 @@ _DIGIT = {
 }
 _SEP = " -－—.、"
 # A run of digits (Arabic or spoken), at most one separator between two digits.
-_RUN = re.compile(r"(?:\+|＋)?[0-9零〇洞一幺二两三四五六七拐八九勾](?:[ \-－—.、]?[0-9零〇洞一幺二两三四五六七拐八九勾])*")
+_D = "0-9零〇洞一幺二两三四五六七拐八九勾"
+_RUN = re.compile(rf"(?:\+|＋)?[{_D}](?:[ \-－—.、]?[{_D}])*")
 _SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
 
 

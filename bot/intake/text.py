@@ -25,7 +25,7 @@ _FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
-    import opencc  # type: ignore[import-untyped]
+    import opencc
 
     return opencc.OpenCC("t2s")
 
@@ -54,7 +54,7 @@ def clean(text: str, max_chars: int = MAX_CHARS) -> str:
 
 @lru_cache(maxsize=1)
 def _langid() -> Any:
-    import langid  # type: ignore[import-untyped]
+    import langid
 
     identifier = langid.langid.LanguageIdentifier.from_modelstring(langid.langid.model, norm_probs=True)
     identifier.set_languages(["en", "fr", "de", "es", "it", "pt", "nl", "pl", "tr", "vi", "id", "ms"])

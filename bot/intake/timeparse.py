@@ -106,14 +106,14 @@ def parse_time(text: str, received: datetime) -> TimeMention | None:
             found.append(TimeMention((today - timedelta(days=round(n * _UNIT_DAYS[unit]))).isoformat(),
                                      m.start(), m.end()))
     if not found:
-        m = _CLOCK.search(text)
-        if m:
-            at = _hour(m.group(1), m.group(2), m.group(3))
+        clock = _CLOCK.search(text)
+        if clock:
+            at = _hour(clock.group(1), clock.group(2), clock.group(3))
             assert at is not None
             d = today if at <= received.time() else today - timedelta(days=1)
-            found.append(TimeMention(_iso(d, at, received), m.start(), m.end()))
+            found.append(TimeMention(_iso(d, at, received), clock.start(), clock.end()))
     if not found:
-        m = _NOW.search(text)
-        if m:
-            found.append(TimeMention(received.replace(microsecond=0).isoformat(), m.start(), m.end()))
+        now = _NOW.search(text)
+        if now:
+            found.append(TimeMention(received.replace(microsecond=0).isoformat(), now.start(), now.end()))
     return min(found, key=lambda t: t.start) if found else None

@@ -1,0 +1,133 @@
+"""Command line: `hotline extract | evaluate | bench | train` (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.intake.errors import IntakeError
+from bot.record import ComplaintRecord
+
+BATCH = 64
+
+
+def _line(record: ComplaintRecord, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(record.to_dict(), ensure_ascii=False)
+    loc = "".join(x for x in (record.location.district, record.location.street) if x) or "-"
+    return (f"{record.type}\t{record.subcategory}\tU{record.urgency}\t{loc}\t{record.dispatch.action}\t"
+            f"{record.summary}")
+
+
+def _inputs(texts: list[str]) -> Iterator[str]:
+    if texts:
+        yield from texts
+    else:
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from bot.intake.extractor import Extractor, Message
+
+    extractor = Extractor.load()
+    done = failed = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal done, failed
+        for result in extractor.extract_many([Message(t, channel=args.channel) for t in batch]):
+            done += 1
+            if isinstance(result, IntakeError):
+                failed += 1
+                print(f"error: input {done}: {result}", file=sys.stderr)
+                print(json.dumps({"error": str(result)}, ensure_ascii=False) if args.json else f"error\t{result}")
+            else:
+                print(_line(result, args.json))
+        sys.stdout.flush()
+        batch.clear()
+
+    for text in _inputs(args.text):
+        batch.append(text)
+        # Lines typed one at a time get their answer at once; piped input is batched.
+        if len(batch) >= BATCH or (not args.text and sys.stdin.isatty()):
+            flush()
+    if batch:
+        flush()
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from bot.evaluate import format_report, run
+    from bot.intake.extractor import Extractor
+
+    report = run(Extractor.load(), Path(args.file)) if args.file else run(Extractor.load())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        from bot.intake.dataset import HELDOUT_FILE
+
+        print(format_report(report, Path(args.file or HELDOUT_FILE)))
+    if args.errors:
+        with open(args.errors, "w", encoding="utf-8") as f:
+            for e in report.errors:
+                f.write(json.dumps(e, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.bench import run
+
+    result = run(records=args.records)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.intake.model import MODEL_DIR, TrainOptions
+    from bot.intake.train import train
+
+    opts = TrainOptions(epochs=args.epochs, copies=args.copies, encoder_dir=args.encoder_dir)
+    train(Path(args.out) if args.out else MODEL_DIR, opts)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="12345 hotline intake assistant")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("extract", help="text -> one record per line (TEXT args, or one per line on stdin)")
+    e.add_argument("text", nargs="*", help="citizen messages; none: read stdin")
+    e.add_argument("--json", action="store_true", help="one JSON record per line")
+    e.add_argument("--channel", default="cli", choices=["phone", "wechat", "web", "cli"])
+    e.set_defaults(func=cmd_extract)
+    v = sub.add_parser("evaluate", help="per-field accuracy on the held-out file")
+    v.add_argument("--file", help="another labelled file in the held-out format")
+    v.add_argument("--json", action="store_true")
+    v.add_argument("--errors", help="write the misclassified examples to this JSONL file")
+    v.set_defaults(func=cmd_evaluate)
+    b = sub.add_parser("bench", help="records/s, latency, load time, peak memory")
+    b.add_argument("--records", type=int, default=1000)
+    b.set_defaults(func=cmd_bench)
+    t = sub.add_parser("train", help="train the intake classifier from nlu_data/train")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--copies", type=int, default=3, help="augmented copies per example")
+    t.add_argument("--encoder-dir", help="local pretrained encoder directory (default: train from scratch)")
+    t.add_argument("--out", help="model directory (default models/intake)")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

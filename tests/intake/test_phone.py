@@ -1,0 +1,42 @@
+import pytest
+
+from bot.intake.phone import find_phones
+
+
+@pytest.mark.parametrize(
+    ("text", "digits", "kind"),
+    [
+        ("我电话13812345678", "13812345678", "mobile"),
+        ("号码是138 1234 5678谢谢", "13812345678", "mobile"),
+        ("手机139-1111-2222", "13911112222", "mobile"),
+        ("+86 13911112222", "13911112222", "mobile"),
+        ("电话一三八一二三四五六七八", "13812345678", "mobile"),
+        ("幺三九 零一二三 四五六七", "13901234567", "mobile"),
+        ("打幺八六两二三三洞洞拐九", "18622330079", "mobile"),
+        ("座机010-62345678", "01062345678", "landline"),
+        ("家里电话62345678", "62345678", "landline"),
+        ("电话 13812345678 2号楼", "13812345678", "mobile"),
+        ("电话１３８１２３４５６７８", None, None),  # full-width digits are normalised by clean(), not here
+    ],
+)
+def test_phone_numbers(text, digits, kind):
+    found = find_phones(text)
+    if digits is None:
+        assert found == []
+        return
+    assert [p.digits for p in found] == [digits]
+    assert found[0].kind == kind
+    # the span covers exactly what was said
+    said = text[found[0].start : found[0].end]
+    assert said[0] not in " ，" and said[-1] not in " ，"
+
+
+@pytest.mark.parametrize(
+    "text", ["身份证110101199003071234", "住3号楼2单元501", "三天了一直没人管", "12345热线", "一二三四五"])
+def test_not_phone_numbers(text):
+    assert find_phones(text) == []
+
+
+def test_several_numbers_in_order():
+    found = find_phones("手机13800001111，座机010-65551234")
+    assert [p.digits for p in found] == ["13800001111", "01065551234"]

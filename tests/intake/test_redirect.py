@@ -1,0 +1,67 @@
+import pytest
+
+from bot.intake.redirect import Redirect, decide, find_redirect
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("楼道里着火了，好多烟", "119"),
+        ("快来人啊 厨房起火了", "119"),
+        ("电动车电瓶在楼道里烧起来了", "119"),
+        ("小区门口有人打架 都见血了", "110"),
+        ("有个人拿着刀在超市门口", "110"),
+        ("有小偷正在撬我邻居家的门", "110"),
+        ("我爸突然晕倒了叫不醒", "120"),
+        ("老太太摔倒了起不来，流了很多血", "120"),
+        ("孩子抽搐了怎么办快来人", "120"),
+        ("三环上追尾了，有人受伤", "122"),
+        ("路口两辆车撞了，司机被卡在里面", "122"),
+    ],
+)
+def test_emergencies_are_redirected(text, number):
+    r = find_redirect(text)
+    assert r is not None and r.number == number
+    assert r.start < r.end
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "上周我的电动车被偷了，派出所一直不立案",
+        "楼道里堆满杂物，电动车飞线充电，有火灾隐患",
+        "这个路口老出车祸，建议装个红绿灯",
+        "请问灭火器在哪里买",
+        "救护车来得太慢了，我要投诉",
+        "楼道里有很重的煤气味",
+        "电梯困人了，里面有个老人",
+        "家里暖气不热",
+        "昨天晚上小区里有人打架，吵得睡不着",
+    ],
+)
+def test_no_false_redirect(text):
+    assert find_redirect(text) is None
+
+
+NONE = {"none": 0.97, "110": 0.01, "119": 0.01, "120": 0.005, "122": 0.005}
+FIRE = {"none": 0.1, "110": 0.05, "119": 0.7, "120": 0.1, "122": 0.05}
+UNSURE = {"none": 0.75, "110": 0.05, "119": 0.1, "120": 0.05, "122": 0.05}
+
+
+def test_model_alone_redirects_with_its_number():
+    assert decide(None, FIRE) == Redirect("119", 0, 0)
+
+
+def test_rule_needs_some_model_support():
+    rule = Redirect("120", 3, 5)
+    assert decide(rule, NONE) is None
+    assert decide(rule, UNSURE) == rule
+
+
+def test_rule_names_the_number_when_both_agree_on_an_emergency():
+    rule = Redirect("122", 0, 2)
+    assert decide(rule, FIRE) == rule
+
+
+def test_nothing_without_rule_or_model():
+    assert decide(None, UNSURE) is None

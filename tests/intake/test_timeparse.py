@@ -1,0 +1,44 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.intake.timeparse import parse_time
+
+# Saturday 21 November 2026, 10:00 Beijing time
+RECEIVED = datetime(2026, 11, 21, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("昨天晚上十点开始吵", "2026-11-20T22:00:00+08:00"),
+        ("昨晚就停电了", "2026-11-20T20:00:00+08:00"),
+        ("前天下午来的人", "2026-11-19T15:00:00+08:00"),
+        ("上周三就坏了", "2026-11-11"),
+        ("这周一报的修", "2026-11-16"),
+        ("暖气三天了还不热", "2026-11-18"),
+        ("一个多星期了没人管", "2026-11-14"),
+        ("半个月了", "2026-11-06"),
+        ("11月3号交的钱", "2026-11-03"),
+        ("十二月五号办的卡", "2025-12-05"),
+        ("2025年3月5日签的合同", "2025-03-05"),
+        ("刚才闻到煤气味", "2026-11-21T10:00:00+08:00"),
+        ("晚上十一点还在施工", "2026-11-20T23:00:00+08:00"),
+        ("两个小时了还没来电", "2026-11-21T08:00:00+08:00"),
+    ],
+)
+def test_times(text, value):
+    found = parse_time(text, RECEIVED)
+    assert found is not None
+    assert found.value == value
+    assert found.start < found.end <= len(text)
+
+
+@pytest.mark.parametrize("text", ["路灯不亮", "我家三口人", "13812345678", "3号楼2单元"])
+def test_no_time(text):
+    assert parse_time(text, RECEIVED) is None
+
+
+def test_first_mention_wins():
+    found = parse_time("上周三报修，昨天又坏了", RECEIVED)
+    assert found is not None and found.value == "2026-11-11"

@@ -1,0 +1,87 @@
+"""nlu_data/: valid labels, enough of every class, and a held-out file apart from training."""
+
+import re
+from collections import Counter
+
+import pytest
+import yaml
+
+from bot.intake.dataset import HELDOUT_FILE, read_examples, train_files
+from bot.intake.gazetteer import load_gazetteer
+from bot.taxonomy import load_taxonomy
+
+
+@pytest.fixture(scope="module")
+def train():
+    return read_examples(train_files())
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    if not HELDOUT_FILE.exists():
+        pytest.skip("no held-out file")
+    return read_examples([HELDOUT_FILE])
+
+
+def test_every_example_is_read():
+    for path in train_files() + ([HELDOUT_FILE] if HELDOUT_FILE.exists() else []):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        listed = sum(len(b["examples"]) for b in doc["nlu"] if isinstance(b.get("examples"), list))
+        assert len(read_examples([path])) == listed, path
+
+
+def test_labels_are_taxonomy_codes(train, heldout):
+    tax = load_taxonomy()
+    for ex in train + heldout:
+        assert ex.type in tax.types, ex.text
+        assert ex.subcategory in tax.subcategories, ex.text
+        assert ex.urgency in tax.urgency_hours, ex.text
+        assert ex.redirect in (None, *tax.redirects), ex.text
+        if ex.redirect:
+            assert ex.urgency == 1, ex.text
+        for start, end, _ in ex.entities:
+            assert 0 <= start < end <= len(ex.text)
+        assert "[" not in ex.text or "](" not in ex.text, ex.text
+
+
+def test_training_covers_every_class(train):
+    tax = load_taxonomy()
+    subs = Counter(e.subcategory for e in train)
+    assert min(subs[c] for c in tax.subcategory_codes) >= 30
+    assert set(Counter(e.type for e in train)) == set(tax.types)
+    assert set(Counter(e.urgency for e in train)) == {1, 2, 3, 4}
+    assert set(Counter(e.redirect for e in train if e.redirect)) == set(tax.redirects)
+    assert len(train) >= 2500
+
+
+def test_heldout_gold_places_are_in_the_gazetteer(heldout):
+    gaz = load_gazetteer()
+    for ex in heldout:
+        if "district" in ex.gold:
+            assert ex.gold["district"] in gaz.districts, ex.text
+        if "street" in ex.gold:
+            assert ex.gold["street"] in gaz.districts[ex.gold["district"]], ex.text
+        if "phone" in ex.gold:
+            assert ex.gold["phone"].isdigit(), ex.text
+
+
+def _grams(text):
+    t = re.sub(r"[\W_]+", "", text)
+    return {t[i : i + 3] for i in range(len(t) - 2)} or {t}
+
+
+def test_heldout_is_not_copied_from_training(train, heldout):
+    """No held-out sentence shares 80% of its character trigrams with a training sentence."""
+    index: dict[str, list[int]] = {}
+    train_grams = [_grams(e.text) for e in train]
+    for i, grams in enumerate(train_grams):
+        for g in grams:
+            index.setdefault(g, []).append(i)
+    copies = []
+    for ex in heldout:
+        grams = _grams(ex.text)
+        shared = Counter(i for g in grams for i in index.get(g, []))
+        for i, n in shared.items():
+            if n / len(grams | train_grams[i]) >= 0.8:
+                copies.append((ex.text, train[i].text))
+    assert copies == []
