@@ -26,7 +26,8 @@ _GENERIC = {
     "清源", "永定", "大台", "城子", "中仓", "龙潭", "东湖", "西集", "南口", "双丰", "渤海",
 }
 # Sounds that may follow a place name: 街道 (often heard as 接到/济到), 镇, 乡, 地区, 那边 ...
-_SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nabian", "zhebian", "fujin", "lu"]
+_SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nabian", "zhebian", "fujin", "lu",
+                  "zher", "zhe", "na"]
 _NEGATION = ("不是", "不在", "而不是")
 
 CONFIDENCE = {"street": 1.0, "district": 1.0, "short": 0.9, "community": 0.85, "landmark": 0.85}
@@ -87,7 +88,7 @@ def _fuzzy(syllable: str) -> str:
             s = b + s[2:]
     if s.startswith("n"):
         s = "l" + s[1:]
-    for a, b in (("ing", "in"), ("eng", "en"), ("ang", "an")):
+    for a, b in (("ing", "in"), ("eng", "en")):
         if s.endswith(a):
             s = s[: -len(a)] + b
     return s
@@ -136,6 +137,10 @@ class Gazetteer:
                     add(short + "乡", Place(district, street, None, "street"))
                 if short != street and short not in _GENERIC and short not in district_shorts:
                     add(short, Place(district, street, None, "short"))
+                shared = sum(_STREET_SUFFIX.sub("", s) == short for s in streets) > 1  # 南苑街道, 南苑地区
+                if short != street and not shared:  # after its district even a generic short form is clear
+                    add(district + short, Place(district, street, None, "short"))
+                    add(district[:-1] + short, Place(district, street, None, "short"))
                 for community in communities:
                     add(community, Place(district, street, community, "community"))
                     core = _COMMUNITY_SUFFIX.sub("", community)
@@ -154,9 +159,11 @@ class Gazetteer:
             keep = {p for p in places if CONFIDENCE[p.kind] == CONFIDENCE[strongest.kind]} if best < 1 else places
             self.names[name] = tuple(sorted(keep, key=lambda p: (p.district, p.street or "")))
         self.lengths = sorted({len(n) for n in self.names}, reverse=True)
+        # Sound-alikes only for districts, streets and landmarks: the 7,000 community names
+        # would match ordinary words ("孩子交" sounds like 海子角).
         self.sounds: dict[tuple[str, ...], list[str]] = {}
-        for name in self.names:
-            if re.fullmatch(r"[\u4e00-\u9fff]+", name):
+        for name, places in self.names.items():
+            if re.fullmatch(r"[\u4e00-\u9fff]+", name) and any(p.kind != "community" for p in places):
                 self.sounds.setdefault(tuple(_fuzzy(s) for s in _syllables(name)), []).append(name)
         self.sound_lengths = sorted({len(k) for k in self.sounds}, reverse=True)
 
@@ -185,11 +192,12 @@ class Gazetteer:
                     i += n - 1
                     break
             i += 1
-        found.extend(self._sound_alikes(text, covered))
+        after_district = {m.end for m in found if all(p.kind == "district" for p in m.places)}
+        found.extend(self._sound_alikes(text, covered, after_district))
         kept = [m for m in found if not any(text[max(0, m.start - len(neg)) : m.start] == neg for neg in _NEGATION)]
         return sorted(kept, key=lambda m: m.start)
 
-    def _sound_alikes(self, text: str, covered: list[bool]) -> list[Mention]:
+    def _sound_alikes(self, text: str, covered: list[bool], after_district: set[int]) -> list[Mention]:
         from rapidfuzz.fuzz import ratio
 
         syl = _syllables(text)
@@ -208,7 +216,7 @@ class Gazetteer:
                 end = i + n
                 tail = "".join(syl[end : end + 2])
                 suffix = next((s for s in _SUFFIX_SOUNDS if tail.startswith(s) or ratio(tail, s) >= 85), None)
-                if n < 3 and suffix is None:
+                if n < 3 and suffix is None and i not in after_district:
                     continue
                 if suffix and ratio(tail, suffix) >= 85 and len(tail) > 0:
                     end += 2 if len(suffix) > 4 else 1

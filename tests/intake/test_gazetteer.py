@@ -62,6 +62,12 @@ def test_street_alone_infers_its_district(gaz):
         ("我在望经济到这边住", "朝阳区", "望京街道"),  # ASR sound-alike
         ("回龙管这边停电", "昌平区", "回龙观街道"),
         ("不是朝阳，是海淀", "海淀区", None),  # a correction drops the negated place
+        ("房山城关那边", "房山区", "城关街道"),  # a generic short form right after its district
+        ("延庆区永宁这边", "延庆区", "永宁镇"),
+        ("昌平区沙和", "昌平区", "沙河地区"),  # sound-alike right after the district
+        ("梨缘那边停电了", "通州区", "梨园地区"),  # sound-alike followed by 那边
+        ("孩子交了一学期学费", None, None),  # sounds like a community (海子角): communities need their own characters
+        ("美丽乡村建设", None, None),
         ("八里庄那边", None, None),  # two districts have one: do not guess
         ("平房里太冷了", None, None),  # 平房 is also a word: only 平房地区 counts
         ("天桥底下有人摆摊", None, None),
