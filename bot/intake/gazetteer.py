@@ -153,17 +153,16 @@ class Gazetteer:
             add(name, Place(lm_district, lm_street, None, "landmark"))
         # Official names beat short forms and landmarks of the same spelling.
         self.names: dict[str, tuple[Place, ...]] = {}
-        for name, places in names.items():
-            best = min(CONFIDENCE[p.kind] for p in places)
-            strongest = max(places, key=lambda p: CONFIDENCE[p.kind])
-            keep = {p for p in places if CONFIDENCE[p.kind] == CONFIDENCE[strongest.kind]} if best < 1 else places
+        for name, candidates in names.items():
+            top = max(CONFIDENCE[p.kind] for p in candidates)
+            keep = [p for p in candidates if CONFIDENCE[p.kind] == top]
             self.names[name] = tuple(sorted(keep, key=lambda p: (p.district, p.street or "")))
         self.lengths = sorted({len(n) for n in self.names}, reverse=True)
         # Sound-alikes only for districts, streets and landmarks: the 7,000 community names
         # would match ordinary words ("孩子交" sounds like 海子角).
         self.sounds: dict[tuple[str, ...], list[str]] = {}
-        for name, places in self.names.items():
-            if re.fullmatch(r"[\u4e00-\u9fff]+", name) and any(p.kind != "community" for p in places):
+        for name, known in self.names.items():
+            if re.fullmatch(r"[\u4e00-\u9fff]+", name) and any(p.kind != "community" for p in known):
                 self.sounds.setdefault(tuple(_fuzzy(s) for s in _syllables(name)), []).append(name)
         self.sound_lengths = sorted({len(k) for k in self.sounds}, reverse=True)
 

@@ -12,6 +12,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import PROJECT_DIR
 from bot.intake.dataset import SLOTS, Example
+from bot.intake.ngram import NgramModel
 
 if TYPE_CHECKING:
     import torch
@@ -181,11 +183,13 @@ class IntakeModel:
     """Trained classifier with its tokenizer and label lists."""
 
     def __init__(self, net: Any, tokenizer: CharTokenizer | PretrainedTokenizer, subcategories: list[str],
-                 options: TrainOptions) -> None:
+                 options: TrainOptions, ngram: NgramModel | None = None) -> None:
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.subcategories = subcategories
         self.options = options
+        self.ngram = ngram
+        """averaged with the transformer's class probabilities when present"""
         self.pad_id = tokenizer.pad_id if isinstance(tokenizer, PretrainedTokenizer) else 0
 
     # -- training -------------------------------------------------------------------------
@@ -220,6 +224,9 @@ class IntakeModel:
         sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
         ce = torch.nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=0.05)
+        # Emergencies are few in the data and must not be missed: each weighs as five ordinary messages.
+        ce_redirect = torch.nn.CrossEntropyLoss(weight=torch.tensor([1.0] + [5.0] * (len(REDIRECTS) - 1)),
+                                                label_smoothing=0.05)
         for epoch in range(opts.epochs):
             rng.shuffle(rows)
             # Batches of similar length pad less; their order is still shuffled.
@@ -236,7 +243,7 @@ class IntakeModel:
                 loss = (ce(t_logits, torch.tensor([r[2] for r in batch]))
                         + ce(s_logits, torch.tensor([r[3] for r in batch]))
                         + ce(u_logits, torch.tensor([r[4] for r in batch]))
-                        + ce(r_logits, torch.tensor([r[5] for r in batch]))
+                        + ce_redirect(r_logits, torch.tensor([r[5] for r in batch]))
                         + 0.5 * ce(g_logits.reshape(-1, len(TAGS)), tags.reshape(-1)))
                 optim.zero_grad()
                 loss.backward()
@@ -246,6 +253,11 @@ class IntakeModel:
                 total += float(loss) * len(batch)
             log(f"epoch {epoch + 1}/{opts.epochs}: loss {total / len(rows):.3f} ({time.time() - started:.0f} s)")
         model.net = net.eval()
+        started = time.time()
+        model.ngram = NgramModel.fit(examples, {
+            "type": [e.type for e in examples], "subcategory": [e.subcategory for e in examples],
+            "urgency": [e.urgency for e in examples], "redirect": [e.redirect or "none" for e in examples]})
+        log(f"char n-gram model: {time.time() - started:.0f} s")
         return model
 
     def _pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -264,6 +276,8 @@ class IntakeModel:
         from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
+        if self.ngram:
+            self.ngram.save(directory)
         if isinstance(self.tokenizer, CharTokenizer):
             self.tokenizer.save(directory)
             self.net.encoder.config.to_json_file(str(directory / "encoder.json"))
@@ -302,7 +316,8 @@ class IntakeModel:
         net = _network(len(meta["subcategories"]), encoder)
         net.load_state_dict(load_file(str(weights)))
         torch.set_num_threads(opts.threads)
-        return cls(net, tokenizer, meta["subcategories"], opts)
+        ngram = NgramModel.load(directory) if (directory / "ngram.joblib").exists() else None
+        return cls(net, tokenizer, meta["subcategories"], opts, ngram)
 
     # -- inference ------------------------------------------------------------------------
     def _windows(self, text: str) -> list[tuple[int, str]]:
@@ -328,6 +343,9 @@ class IntakeModel:
                 t, s, u, r, g = (x.softmax(-1) for x in self.net(ids, mask))
                 for j, k in enumerate(order[b : b + batch_size]):
                     results[k] = (t[j], s[j], u[j], r[j], g[j], encoded[j][1])
+        labels: dict[str, Sequence[Any]] = {"type": TYPES, "subcategory": self.subcategories, "urgency": URGENCIES,
+                                            "redirect": REDIRECTS}
+        linear = self.ngram.predict(texts, labels) if self.ngram and texts else None
         by_text: dict[int, list[int]] = {}
         for k, piece in enumerate(pieces):
             by_text.setdefault(piece[0], []).append(k)
@@ -343,11 +361,14 @@ class IntakeModel:
             for k in ks:
                 slots.extend((a + pieces[k][1], b + pieces[k][1], slot, p)
                              for a, b, slot, p in _decode(results[k][4], results[k][5]))
+            heads = {"type": t.tolist(), "subcategory": s.tolist(), "urgency": u.tolist(), "redirect": r.tolist()}
+            if linear is not None:  # equal weights: chosen before measuring, not tuned on held-out data
+                heads = {k: [(a + b) / 2 for a, b in zip(v, linear[k][i], strict=True)] for k, v in heads.items()}
             out.append(Prediction(
-                type={c: float(p) for c, p in zip(TYPES, t, strict=True)},
-                subcategory={c: float(p) for c, p in zip(self.subcategories, s, strict=True)},
-                urgency={c: float(p) for c, p in zip(URGENCIES, u, strict=True)},
-                redirect={c: float(p) for c, p in zip(REDIRECTS, r, strict=True)},
+                type=dict(zip(TYPES, heads["type"], strict=True)),
+                subcategory=dict(zip(self.subcategories, heads["subcategory"], strict=True)),
+                urgency=dict(zip(URGENCIES, heads["urgency"], strict=True)),
+                redirect=dict(zip(REDIRECTS, heads["redirect"], strict=True)),
                 slots=_dedupe(slots),
             ))
         return out
