@@ -2,9 +2,11 @@
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/intake/model.safetensors
-TRAIN_DATA := $(wildcard nlu_data/train/*.yml)
+# What the trained model depends on: a change here retrains it.
+TRAIN_INPUTS := $(wildcard nlu_data/train/*.yml) bot/data/taxonomy.yml bot/data/beijing.json bot/data/landmarks.yml \
+	$(addprefix bot/intake/,model.py ngram.py train.py augment.py dataset.py)
 
-.PHONY: install test lint bench evaluate clean
+.PHONY: install system-packages test lint bench evaluate clean
 
 install: system-packages $(VENV)/.installed $(MODEL)
 
@@ -19,10 +21,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
-$(MODEL): $(VENV)/.installed $(TRAIN_DATA) bot/data/taxonomy.yml $(wildcard bot/intake/*.py)
+$(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
 	$(BIN)/hotline train
 
-test: install
+test: install lint
 	$(BIN)/pytest
 
 lint:

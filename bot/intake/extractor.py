@@ -139,7 +139,7 @@ class Extractor:
         location = self._location(text, place, pred, evidence)
 
         rule = find_redirect(text)
-        redirect = decide(rule, pred.redirect) if pred else None
+        redirect = decide(text, rule, pred.redirect) if pred else None
         if pred is None:
             type_, sub, urgency = "help", None, 3
             confidence.update(type=0.0, category=0.0, urgency=0.0)

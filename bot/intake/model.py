@@ -363,7 +363,8 @@ class IntakeModel:
                              for a, b, slot, p in _decode(results[k][4], results[k][5]))
             heads = {"type": t.tolist(), "subcategory": s.tolist(), "urgency": u.tolist(), "redirect": r.tolist()}
             if linear is not None:  # equal weights: chosen before measuring, not tuned on held-out data
-                heads = {k: [(a + b) / 2 for a, b in zip(v, linear[k][i], strict=True)] for k, v in heads.items()}
+                heads = {k: [(a + b) / 2 for a, b in zip(v, linear[k][i], strict=True)] if k in linear else v
+                         for k, v in heads.items()}
             out.append(Prediction(
                 type=dict(zip(TYPES, heads["type"], strict=True)),
                 subcategory=dict(zip(self.subcategories, heads["subcategory"], strict=True)),

@@ -31,12 +31,14 @@ class NgramModel:
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
         x = vectorizer.fit_transform([e.text for e in examples])
         # Emergencies are rare in the data but must not be missed: the redirect head weighs classes evenly.
+        # A head whose labels are all one class has nothing to learn: the transformer alone decides it.
         heads = {name: LogisticRegression(C=10, max_iter=3000, class_weight="balanced" if name == "redirect" else None)
-                 .fit(x, labels) for name, labels in targets.items()}
+                 .fit(x, labels) for name, labels in targets.items() if len(set(labels)) > 1}
         return cls(vectorizer, heads)
 
     def predict(self, texts: Sequence[str], labels: dict[str, Sequence[Any]]) -> dict[str, Any]:
-        """head name -> (len(texts), len(labels[head])) probabilities in the given label order."""
+        """head name -> (len(texts), len(labels[head])) probabilities in the given label order, for the
+        heads this model has."""
         import numpy as np
 
         x = self.vectorizer.transform(list(texts))

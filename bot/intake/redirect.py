@@ -62,19 +62,33 @@ class Redirect:
     """offset one past that word"""
 
 
+# A near miss did not happen; a pole or hydrant hit by a car is damage to repair, not a scene
+# with people to rescue. Both hold even when it happened "just now".
+_DID_NOT_HAPPEN = re.compile(r"差点|险些|差一点|(?:杆子?|灯|护栏|栏杆|消防栓|树|桩|牌|井盖|墙|站台|隔离带)"
+                             r"[^，。,！!？? ]{0,3}(?:被|让)[^，。,！!？? ]{0,4}撞")
+
+
+def over_or_hypothetical(text: str) -> bool:
+    """The text says what it describes is over, habitual, asked about, a complaint, a near miss or
+    damage to things, and (but for near misses and damage) nothing says it is happening now."""
+    if _DID_NOT_HAPPEN.search(text):
+        return True
+    return bool(_NOT_NOW.search(text)) and not _NOW.search(text)
+
+
 def find_redirect(text: str) -> Redirect | None:
     """The emergency number the text's words point to, or None."""
     hits = [(n, m) for n, pattern in _EMERGENCIES if (m := pattern.search(text))]
-    if not hits:
-        return None
-    if _NOT_NOW.search(text) and not _NOW.search(text):
+    if not hits or over_or_hypothetical(text):
         return None
     number, m = hits[0]
     return Redirect(number, m.start(), m.end())
 
 
-def decide(rule: Redirect | None, model: dict[str, float]) -> Redirect | None:
+def decide(text: str, rule: Redirect | None, model: dict[str, float]) -> Redirect | None:
     """Combine the rule with the classifier's redirect probabilities (none, 110, 119, 120, 122)."""
+    if over_or_hypothetical(text):
+        return None
     emergency = 1.0 - model.get("none", 1.0)
     if emergency >= MODEL_ALONE:
         if rule:

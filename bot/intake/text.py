@@ -52,6 +52,30 @@ def clean(text: str, max_chars: int = MAX_CHARS) -> str:
     return str(text)
 
 
+# Function words decide short Latin-script messages, where langid guesses wildly.
+_FUNCTION_WORDS = {
+    "en": {"the", "my", "is", "a", "to", "i", "please", "help", "hello", "you", "in", "of", "and", "for", "with",
+           "not", "have", "it", "there", "how", "can", "what", "where", "are", "me", "need"},
+    "fr": {"le", "la", "les", "mon", "ma", "je", "est", "et", "pour", "avec", "bonjour", "que", "une", "des", "pas",
+           "vous", "mes", "du", "au", "faire"},
+    "de": {"der", "die", "das", "ich", "ist", "und", "mein", "meine", "nicht", "mit", "hallo", "eine", "ein", "zu",
+           "von", "für", "habe", "wie", "bitte"},
+    "es": {"el", "los", "las", "mi", "yo", "es", "y", "para", "con", "hola", "una", "por", "que", "no", "tengo",
+           "cómo", "dónde", "del"},
+    "it": {"il", "gli", "mio", "mia", "sono", "è", "e", "per", "con", "ciao", "buongiorno", "una", "che", "non",
+           "della", "come"},
+    "pt": {"o", "os", "meu", "minha", "eu", "é", "e", "para", "com", "olá", "uma", "não", "que", "do", "da", "como"},
+}
+
+
+def _by_function_words(text: str) -> str | None:
+    words = re.findall(r"[a-zà-öø-ÿ]+", text.lower())
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _FUNCTION_WORDS.items()}
+    best = max(scores, key=lambda k: scores[k])
+    ranked = sorted(scores.values(), reverse=True)
+    return best if ranked[0] >= 2 and ranked[0] > ranked[1] else None
+
+
 @lru_cache(maxsize=1)
 def _langid() -> Any:
     import langid
@@ -83,4 +107,4 @@ def detect_language(text: str) -> str:
         return best
     if latin_words == 0:
         return "zh" if han else "und"
-    return str(_langid().classify(text)[0])
+    return _by_function_words(text) or str(_langid().classify(text)[0])

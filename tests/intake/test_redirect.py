@@ -37,6 +37,8 @@ def test_emergencies_are_redirected(text, number):
         "电梯困人了，里面有个老人",
         "家里暖气不热",
         "昨天晚上小区里有人打架，吵得睡不着",
+        "刚才一辆电动车差点掉进井里",
+        "路口的信号灯杆子刚才被车撞歪了",
     ],
 )
 def test_no_false_redirect(text):
@@ -49,19 +51,23 @@ UNSURE = {"none": 0.75, "110": 0.05, "119": 0.1, "120": 0.05, "122": 0.05}
 
 
 def test_model_alone_redirects_with_its_number():
-    assert decide(None, FIRE) == Redirect("119", 0, 0)
+    assert decide("快来人", None, FIRE) == Redirect("119", 0, 0)
 
 
 def test_rule_needs_some_model_support():
     rule = Redirect("120", 3, 5)
-    assert decide(rule, NONE) is None
-    assert decide(rule, UNSURE) == rule
+    assert decide("快来人", rule, NONE) is None
+    assert decide("快来人", rule, UNSURE) == rule
 
 
 def test_rule_names_the_number_when_both_agree_on_an_emergency():
     rule = Redirect("122", 0, 2)
-    assert decide(rule, FIRE) == rule
+    assert decide("快来人", rule, FIRE) == rule
 
 
 def test_nothing_without_rule_or_model():
-    assert decide(None, UNSURE) is None
+    assert decide("快来人", None, UNSURE) is None
+
+
+def test_model_alone_cannot_redirect_what_is_over():
+    assert decide("昨晚我妈喘不上气，救护车上的人态度特别差", None, FIRE) is None
