@@ -63,15 +63,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from bot.evaluate import format_report, run
+    from bot.intake.dataset import HELDOUT_FILE
     from bot.intake.extractor import Extractor
 
-    report = run(Extractor.load(), Path(args.file)) if args.file else run(Extractor.load())
+    path = Path(args.file) if args.file else HELDOUT_FILE
+    report = run(Extractor.load(), path)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
-        from bot.intake.dataset import HELDOUT_FILE
-
-        print(format_report(report, Path(args.file or HELDOUT_FILE)))
+        print(format_report(report, path))
     if args.errors:
         with open(args.errors, "w", encoding="utf-8") as f:
             for e in report.errors:

@@ -53,15 +53,13 @@ class Policy:
                 if k in record.confidence and record.confidence[k] < t
                 and not (k == "location" and record.kind == "consultation")]
 
-    def decide(self, record: ComplaintRecord, units: list[Unit], answer: str | None = None) -> Dispatch:
+    def decide(self, record: ComplaintRecord, units: list[Unit]) -> Dispatch:
         """The next step for the record, with the reason an agent will read."""
         if record.redirect:
             return Dispatch("redirect", [], f"紧急情况，请立即拨打{record.redirect}")
         if record.language != "zh":
             return Dispatch("handoff", [], f"外语来电（{record.language}），转外语座席")
-        if record.kind == "consultation":
-            if answer:
-                return Dispatch("answer", [], "知识库已答复")
+        if record.kind == "consultation":  # no knowledge base yet: a person answers
             return Dispatch("handoff", [], "咨询：知识库无答案，转人工答复")
         reasons = []
         missing, unsure = self.missing(record), self.unsure(record)
