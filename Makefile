@@ -2,13 +2,18 @@
 VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/intake/model.safetensors
+RASA_MODEL := models/rasa/hotline.tar.gz
 # What the trained model depends on: a change here retrains it.
 TRAIN_INPUTS := $(wildcard nlu_data/train/*.yml) bot/data/taxonomy.yml bot/data/beijing.json bot/data/landmarks.yml \
-	$(addprefix bot/intake/,model.py ngram.py train.py augment.py dataset.py)
+	$(addprefix bot/intake/,model.py ngram.py train.py augment.py dataset.py gazetteer.py)
+
+# What the Rasa assistant depends on besides the intake model.
+RASA_INPUTS := config.yml domain.yml $(wildcard nlu_data/train/*.yml nlu_data/dialogue/*.yml) bot/rasa_intake.py \
+	bot/assistant.py bot/data/beijing.json bot/data/landmarks.yml
 
 .PHONY: install system-packages test lint bench evaluate clean
 
-install: system-packages $(VENV)/.installed $(MODEL)
+install: system-packages $(VENV)/.installed $(MODEL) $(RASA_MODEL)
 
 system-packages:
 	@command -v ffmpeg >/dev/null && command -v sox >/dev/null || { \
@@ -24,6 +29,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
 	$(BIN)/hotline train
 
+$(RASA_MODEL): $(MODEL) $(RASA_INPUTS)
+	$(BIN)/hotline train-dialogue
+
 test: install lint
 	$(BIN)/pytest
 
@@ -38,4 +46,4 @@ bench: install
 	$(BIN)/hotline bench
 
 clean:
-	rm -rf $(VENV) models/intake
+	rm -rf $(VENV) models/intake models/rasa models/jieba

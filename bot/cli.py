@@ -1,4 +1,4 @@
-"""Command line: `hotline extract | evaluate | bench | train` (also `python -m bot`)."""
+"""Command line: `hotline extract | evaluate | bench | train | train-dialogue | serve | chat` (also `python -m bot`)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_dialogue(args: argparse.Namespace) -> int:
+    from bot.assistant import train
+
+    print(f"trained {train()}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.assistant import ServeOptions, serve
+
+    return serve(ServeOptions.from_env())
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.assistant import ServeOptions, chat
+
+    return chat(ServeOptions.from_env())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="12345 hotline intake assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -118,6 +137,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--encoder-dir", help="local pretrained encoder directory (default: train from scratch)")
     t.add_argument("--out", help="model directory (default models/intake)")
     t.set_defaults(func=cmd_train)
+    sub.add_parser("train-dialogue", help="train the Rasa assistant (config.yml, domain.yml, nlu_data/)"
+                   ).set_defaults(func=cmd_train_dialogue)
+    sub.add_parser("serve", help="Rasa server + action server on loopback until Ctrl-C").set_defaults(func=cmd_serve)
+    sub.add_parser("chat", help="talk to the assistant in the terminal").set_defaults(func=cmd_chat)
     return p
 
 

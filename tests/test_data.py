@@ -26,8 +26,20 @@ def heldout():
 def test_every_example_is_read():
     for path in train_files() + ([HELDOUT_FILE] if HELDOUT_FILE.exists() else []):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        listed = sum(len(b["examples"]) for b in doc["nlu"] if isinstance(b.get("examples"), list))
+        listed = sum(1 for b in doc["nlu"] if isinstance(b.get("examples"), list) for e in b["examples"]
+                     if "subcategory" in (e.get("metadata") or {}))
         assert len(read_examples([path])) == listed, path
+
+
+def test_emergency_examples_keep_their_type_and_number():
+    """Rasa's `emergency` intent holds exactly the examples with a redirect; their type is in metadata."""
+    for path in train_files() + ([HELDOUT_FILE] if HELDOUT_FILE.exists() else []):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            for e in block.get("examples") or []:
+                meta = e.get("metadata") or {}
+                assert ("redirect" in meta) == (block["intent"] == "emergency"), e["text"]
+                if block["intent"] == "emergency":
+                    assert meta["type"] in load_taxonomy().types, e["text"]
 
 
 def test_labels_are_taxonomy_codes(train, heldout):

@@ -1,4 +1,5 @@
-"""Labelled examples from nlu_data/ (Rasa 3 YAML: intent = type, metadata = other labels)."""
+"""Labelled examples from nlu_data/ (Rasa 3 YAML: intent = type, metadata = other labels; an
+`emergency` example keeps its type in metadata)."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def read_examples(paths: Iterable[Path]) -> list[Example]:
                     continue
                 text, spans = parse_markup(str(item["text"]).strip())
                 redirect = meta.get("redirect")
+                type_ = meta.get("type", intent) if intent == "emergency" else intent
                 examples.append(Example(
-                    text=text, type=intent, subcategory=meta["subcategory"], urgency=int(meta["urgency"]),
+                    text=text, type=type_, subcategory=meta["subcategory"], urgency=int(meta["urgency"]),
                     redirect=str(redirect) if redirect else None,
                     entities=[s for s in spans if s[2] in SLOTS],
                     gold={k: str(meta[k]) for k in ("district", "street", "phone") if meta.get(k)},

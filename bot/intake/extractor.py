@@ -172,7 +172,7 @@ class Extractor:
             dispatch=Dispatch("handoff"), confidence=confidence, needs_review=False,
             occurred_at=when.value if when else None, evidence=evidence,
         )
-        record.summary = self._summary(record, [phone.start if phone else None, name[1] if name else None])
+        record.summary = self.summarize(record, [phone.start if phone else None, name[1] if name else None])
         units = self.router.units(sub, location.district, location.street) if language == "zh" else []
         record.needs_review = language != "zh" or bool(self.policy.missing(record) or self.policy.unsure(record))
         record.dispatch = self.policy.decide(record, units)
@@ -213,14 +213,14 @@ class Extractor:
         return Location(district=place.district, street=place.street, community=place.community,
                         address=text[address[0] : address[1]] if address else None)
 
-    def _summary(self, record: ComplaintRecord, cut_from: list[int | None]) -> str:
-        """One line for an agent: type, subcategory, place, gist (no phone number in it)."""
+    def summarize(self, record: ComplaintRecord, cut_from: list[int | None] | None = None) -> str:
+        """One line for an agent: type, subcategory, place, gist (cut before the contact details at cut_from)."""
         tax = self.taxonomy
         head = f"【{tax.types[record.type]}】"
         if record.subcategory:
             head += tax.subcategories[record.subcategory].name
         place = "".join(x for x in (record.location.district, record.location.street) if x)
-        gist_end = min([c for c in cut_from if c is not None] + [len(record.text)])
+        gist_end = min([c for c in cut_from or [] if c is not None] + [len(record.text)])
         if gist_end < len(record.text):  # drop the whole clause that gives the contact details
             gist_end = max([record.text.rfind(p, 0, gist_end) for p in "，。！？,!? "] + [0]) or gist_end
         gist = _FILLERS.sub("", record.text[:gist_end]).strip(" ，,。")

@@ -1,0 +1,119 @@
+"""The Rasa assistant: data validation, the end-to-end test stories, and a full demand conversation
+over HTTP on loopback (REST channel) that ends in a stored record with the confirmed fields."""
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+import pytest
+
+from bot import PROJECT_DIR
+from bot.assistant import DIALOGUE_DATA, RASA_MODEL, ServeOptions, start, stop
+from bot.storage import Storage
+
+RASA = [sys.executable, "-m", "rasa"]
+
+
+def test_rasa_data_validate_is_clean():
+    result = subprocess.run([*RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain.yml", "--config",
+                             "config.yml", "--data", *map(str, DIALOGUE_DATA)], cwd=PROJECT_DIR,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_end_to_end_stories_pass(tmp_path):
+    result = subprocess.run([*RASA, "test", "core", "--stories", "tests/stories", "--model", str(RASA_MODEL),
+                             "--out", str(tmp_path), "--fail-on-prediction-errors"], cwd=PROJECT_DIR,
+                            capture_output=True, text=True)
+    failed = tmp_path / "failed_test_stories.yml"
+    report = failed.read_text(encoding="utf-8") if failed.exists() else ""
+    assert result.returncode == 0, report[-6000:] or result.stderr[-3000:]
+    files = (PROJECT_DIR / "tests" / "stories").glob("*.yml")
+    assert sum(f.read_text(encoding="utf-8").count("- story:") for f in files) >= 40
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, monkeypatch_module):
+    logs = tmp_path_factory.mktemp("serve")
+    url = f"sqlite:///{logs / 'hotline.db'}"
+    monkeypatch_module.setenv("HOTLINE_DB_URL", url)
+    opts = ServeOptions(port=_free_port(), actions_port=_free_port())
+    procs = start(opts, log_dir=logs)
+    yield opts, url
+    stop(procs)
+    assert all(p.returncode is not None for p in procs)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def _say(opts, sender, text):
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    req = urllib.request.Request(f"http://{opts.host}:{opts.port}/webhooks/rest/webhook", body,
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return "\n".join(m.get("text", "") for m in json.load(resp))
+
+
+def test_a_demand_conversation_files_the_confirmed_record(server):
+    opts, url = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    assert "12345" in _say(opts, sender, "你好")
+    reply = _say(opts, sender, "我家暖气一点都不热，屋里才十五度，老人孩子都冻感冒了")
+    assert "供暖" in reply and "哪个区" in reply
+    assert "街道" in _say(opts, sender, "朝阳区")
+    assert "地址" in _say(opts, sender, "望京街道")
+    assert "电话" in _say(opts, sender, "望京西园三区5号楼2单元")
+    reply = _say(opts, sender, "一三九一一一一二二二二")
+    assert "核对" in reply and "朝阳区望京街道" in reply and "13911112222" in reply
+    reply = _say(opts, sender, "不是朝阳，是海淀")  # a correction: the street must be asked again
+    assert "海淀区" in reply and "街道" in reply
+    assert "地址" in _say(opts, sender, "学院路街道")  # the old address was in Chaoyang: asked again
+    reply = _say(opts, sender, "学院路20号院3号楼")
+    assert "海淀区学院路街道 学院路20号院3号楼" in reply and "13911112222" in reply
+    reply = _say(opts, sender, "对的")
+    assert "工单号" in reply
+
+    stored = Storage(url).by_conversation(sender)
+    assert len(stored) == 1 and stored[0].ticket in reply
+    record = stored[0].record
+    assert record["subcategory"] == "utilities.heating" and record["type"] == "help"
+    assert record["location"]["district"] == "海淀区" and record["location"]["street"] == "学院路街道"
+    assert record["location"]["address"] == "学院路20号院3号楼"
+    assert record["contact"]["phone"] == "13911112222"
+    assert record["channel"] == "web" and record["urgency"] in (1, 2)
+    assert "再见" in _say(opts, sender, "没有了")
+
+
+def test_an_emergency_is_redirected_and_recorded(server):
+    opts, url = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    reply = _say(opts, sender, "快来人啊，楼下饭馆着火了，烟特别大，火苗都窜到二楼了")
+    assert "119" in reply
+    stored = Storage(url).by_conversation(sender)
+    assert [s.status for s in stored] == ["redirect"] and stored[0].record["redirect"] == "119"
+
+
+def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
+    opts, url = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    _say(opts, sender, "我们小区门口的路灯坏了一个多月了，晚上黑咕隆咚的")
+    assert "人工" in _say(opts, sender, "转人工")
+    stored = Storage(url).by_conversation(sender)
+    assert [s.status for s in stored] == ["handoff"]
+    assert stored[0].record["dispatch"]["reason"] == "市民要求转人工"
+    assert stored[0].record["subcategory"].startswith("municipal_facilities")
+    assert _say(opts, sender, "喂？") == ""  # paused: a person answers from here
