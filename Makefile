@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 MODEL := models/intake/model.safetensors
 RASA_MODEL := models/rasa/hotline.tar.gz
 # What the trained model depends on: a change here retrains it.
-TRAIN_INPUTS := $(wildcard nlu_data/train/*.yml) bot/data/taxonomy.yml bot/data/beijing.json bot/data/landmarks.yml \
+# nlu_data/train/dialogue.yml and foreign.yml carry no intake labels: only Rasa learns from them.
+TRAIN_INPUTS := $(filter-out %/dialogue.yml %/foreign.yml,$(wildcard nlu_data/train/*.yml)) bot/data/taxonomy.yml bot/data/beijing.json bot/data/landmarks.yml \
 	$(addprefix bot/intake/,model.py ngram.py train.py augment.py dataset.py gazetteer.py)
 
 # What the Rasa assistant depends on besides the intake model.

@@ -17,8 +17,12 @@ from bot.record import ComplaintRecord, Dispatch, Location
 from bot.taxonomy import load_taxonomy
 
 # Markers that start another problem in the same message.
-_NEXT_PROBLEM = re.compile(r"[，,。；;！!？?\s]*(?:另外还有|另外|还有就是|还有一个事|还有一件事|还有个事|还有|"
+# Only at the start of a clause: 卡里还有三千块 is not a second problem.
+_NEXT_PROBLEM = re.compile(r"(?:^|[，,。；;！!？?\s]+)(?:另外还有|另外|还有就是|还有一个事|还有一件事|还有个事|还有|"
                            r"再一个|再有就是|顺便再?(?:反映|说)一?下|第二个?事?)[，,：:\s]*")
+# What is left of an answer once its place names are taken out, that still says nothing more precise.
+_GENERIC = re.compile(r"街道|地区|[乡镇区]|那边|这边|那一?片儿?|这一?片儿?|一带|附近|这块儿?|那块儿?|周边|"
+                      r"[住在是的了呢啊]")
 _ADDRESS = re.compile(r"\d|[一二三四五六七八九十两]+(?:号|栋|单元|层|楼|排|区)|号楼|单元|小区|社区|村|院|里|苑|园|"
                       r"路|街|胡同|大厦|广场|市场|公园|学校|医院|门口|对面|附近|旁边|交叉口|路口|站|桥|公寓|家园|花园|城|府|庄|营|屯|店")
 _DECLINE = re.compile(r"不方便|不想留|不留|不用留|不愿意|别留|保密|匿名|不告诉|算了|不给")
@@ -102,16 +106,27 @@ def start(extractor: Extractor, text: str) -> tuple[Draft, ComplaintRecord]:
         last_category = record.category
     first = problems[0] if len(problems) > 1 else clean(text)
     record = extractor.extract(first)
-    draft = from_record(record)
+    draft = Draft(text=record.text, type=record.type, subcategory=record.subcategory, urgency=record.urgency,
+                  district=record.location.district, street=record.location.street,
+                  community=record.location.community, phone=record.contact.phone, name=record.contact.name)
+    if record.location.address:
+        draft.address = precise_address(extractor.gazetteer, record.location.address)
+    if len(problems) > 1:  # contact details said once count for every problem of the message
+        whole = extractor.extract(clean(text))
+        draft.phone, draft.name = draft.phone or whole.contact.phone, draft.name or whole.contact.name
     draft.pending = problems[1:]
     return draft, record
 
 
-def from_record(record: ComplaintRecord) -> Draft:
-    return Draft(text=record.text, type=record.type, subcategory=record.subcategory, urgency=record.urgency,
-                 district=record.location.district, street=record.location.street,
-                 community=record.location.community, address=record.location.address,
-                 phone=record.contact.phone, name=record.contact.name)
+def precise_address(gazetteer: Gazetteer, text: str) -> str | None:
+    """The text as an address when it says more than its district and street (a building, a road,
+    a gate, a community), else None."""
+    found = gazetteer.resolve(text)
+    rest = text
+    for m in sorted(found.mentions, key=lambda m: -m.start):
+        if not found.community or m.name != found.community:
+            rest = rest[: m.start] + rest[m.end :]
+    return usable_address(text) if usable_address(_GENERIC.sub("", rest)) or found.community else None
 
 
 def inherit_place(draft: Draft, previous: Draft) -> None:
@@ -133,12 +148,9 @@ def apply_place(gazetteer: Gazetteer, draft: Draft, text: str) -> bool:
         if (draft.district, draft.street) != (None, None):
             draft.address = None
         draft.district, draft.street, draft.community = found.district, found.street, found.community
-    rest = text
-    for m in sorted(found.mentions, key=lambda m: -m.start):
-        if not found.community or m.name != found.community:
-            rest = rest[: m.start] + rest[m.end :]
-    if usable_address(rest):  # more than the district or street name: a building, a road, a gate
-        draft.address = usable_address(text)
+    address = precise_address(gazetteer, text)
+    if address:
+        draft.address = address
     return True
 
 

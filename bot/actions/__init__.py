@@ -165,6 +165,8 @@ class ValidateComplaintForm(FormValidationAction):
         if value is None:
             return {"place": None}
         draft, text = self._draft(tracker), str(value)
+        if text == draft.place:  # given with the description
+            return {"place": text}
         intent = tracker.latest_message.get("intent", {}).get("name", "")
         if self._new_topic(draft, text, intent, dispatcher):
             return {"place": None, "draft": draft.to_slot(), "has_pending": True}
@@ -180,6 +182,8 @@ class ValidateComplaintForm(FormValidationAction):
         if value is None:
             return {"address": None}
         draft, text = self._draft(tracker), str(value)
+        if text == draft.address:  # given with the description
+            return {"address": text}
         intent = tracker.latest_message.get("intent", {}).get("name", "")
         if self._new_topic(draft, text, intent, dispatcher):
             return {"address": None, "draft": draft.to_slot(), "has_pending": True}
@@ -187,10 +191,10 @@ class ValidateComplaintForm(FormValidationAction):
         if address is None:
             dispatcher.utter_message(text="这个地址工作人员可能找不到，麻烦说得具体一点。")
             return {"address": None}
-        draft.address = address
         slots: dict[str, Any] = {"address": address}
         if dialogue.apply_place(extractor().gazetteer, draft, text):
             slots["place"] = draft.place
+        draft.address = address
         phones = dialogue.apply_phone(draft, text)
         if phones == "ok":
             slots["phone"] = draft.phone

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MODEL_ALONE = 0.5
-"""the model's emergency probability that redirects by itself"""
+MODEL_ALONE = 0.6
+"""the model's emergency probability that redirects by itself; 0.5 redirected 36 of the 598
+conversational training messages (你好, 谢谢师傅 …), 0.6 redirects 14, with the same recall on
+the training emergencies"""
 WITH_RULE = 0.15
 """the model's emergency probability that confirms an emergency word"""
 

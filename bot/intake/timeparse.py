@@ -22,7 +22,11 @@ _REL = re.compile(r"(大前天|前天|前儿|昨天|昨儿|昨日|昨晚|昨夜|
                   r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|夜间|深夜)?"
                   rf"(?:({_N})点(半)?)?")
 _WEEK = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天末1-7])")
-_AGO = re.compile(rf"({_N})(?:个)?多?(分钟|小时|天|日|周|星期|礼拜|个?月|年)多?(?:了|以来|之前|前|没人管)")
+# A duration counts back from now when 了/以来/前 closes it, when the text goes on to say what has
+# not happened since (约了三天还没来, 欠了两个多月的工资), or after 这/近 (这半个月水压小).
+_AGO = re.compile(rf"({_N})(?:个)?多?(分钟|小时|天|日|周|星期|礼拜|个?月|年)多?"
+                  r"(?:了|以来|之前|前|(?=没人管|还没|还不|都没|一直|的工资|的钱|的活))")
+_RECENT = re.compile(rf"(?<=[这近])({_N})(?:个)?多?(天|周|星期|礼拜|个?月|年)")
 _NOW = re.compile(r"(刚才|刚刚|现在|正在|这会儿)")
 _CLOCK = re.compile(rf"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|半夜|深夜)({_N})点(半)?")
 
@@ -97,7 +101,7 @@ def parse_time(text: str, received: datetime) -> TimeMention | None:
             d -= timedelta(weeks=1)
         if d <= today:
             found.append(TimeMention(d.isoformat(), m.start(), m.end()))
-    for m in _AGO.finditer(text):
+    for m in [*_AGO.finditer(text), *_RECENT.finditer(text)]:
         n, unit = _num(m.group(1)), m.group(2).lstrip("个")
         if unit in ("分钟", "小时"):
             delta = timedelta(minutes=n) if unit == "分钟" else timedelta(hours=n)

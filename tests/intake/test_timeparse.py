@@ -42,3 +42,19 @@ def test_no_time(text):
 def test_first_mention_wins():
     found = parse_time("上周三报修，昨天又坏了", RECEIVED)
     assert found is not None and found.value == "2026-11-11"
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("老板已经欠了我两个多月的工资了", "两个多月"),
+    ("我家自来水这半个月水压特别小", "半个月"),
+    ("燃气公司的人约了三天还没来", "三天"),
+    ("电梯坏了三天了还没修好", "三天了"),
+])
+def test_durations_without_a_closing_le(text, span):
+    found = parse_time(text, datetime(2026, 11, 21, 12))
+    assert found is not None and text[found.start : found.end] == span
+
+
+@pytest.mark.parametrize("text", ["三天后再说", "这三个人", "两个人打起来了"])
+def test_counts_that_are_not_durations(text):
+    assert parse_time(text, datetime(2026, 11, 21, 12)) is None

@@ -1,0 +1,99 @@
+"""Bot turn latency with 20 concurrent conversations over the REST channel on loopback.
+
+Starts the Rasa server and the action server (bot.assistant.start) with a scratch database, warms
+them up, then runs CONVERSATIONS full demand conversations at once, each turn timed from POST to
+the reply: paced (each citizen takes THINK seconds before the next message) and back-to-back
+(no pause at all). The baseline in the same run is one conversation alone.
+
+    .venv/bin/python benchmarks/conversation_load.py [--conversations 20] [--rounds 3]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bot.assistant import ServeOptions, start, stop
+
+SCRIPT = ["你好", "我家暖气一点都不热，屋里才十五度", "朝阳区", "望京街道", "望京西园三区5号楼2单元",
+          "一三九一一一一二二二二", "对的", "没有了"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def conversation(session, url, times, think):
+    sender = uuid.uuid4().hex
+    for i, text in enumerate(SCRIPT):
+        if think and i:
+            await asyncio.sleep(think)  # a citizen reads the reply and types
+        t0 = time.perf_counter()
+        async with session.post(url, json={"sender": sender, "message": text}) as resp:
+            replies = await resp.json()
+        times.append(time.perf_counter() - t0)
+        if not replies:
+            raise RuntimeError(f"no reply to {text!r}")
+
+
+async def run(url, conversations, think=0.0):
+    times: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(conversation(session, url, times, think) for _ in range(conversations)))
+        wall = time.perf_counter() - t0
+    return times, wall
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conversations", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--think", type=float, default=3.0, help="seconds a citizen takes before the next message")
+    args = ap.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    os.environ["HOTLINE_DB_URL"] = f"sqlite:///{scratch / 'hotline.db'}"
+    opts = ServeOptions(port=free_port(), actions_port=free_port())
+    procs = start(opts, log_dir=scratch)
+    url = f"http://{opts.host}:{opts.port}/webhooks/rest/webhook"
+    try:
+        asyncio.run(run(url, 2))  # warm-up: models loaded, caches filled
+        alone, paced, loaded = [], [], []
+        for _ in range(args.rounds):
+            alone += asyncio.run(run(url, 1))[0]
+            paced += asyncio.run(run(url, args.conversations, args.think))[0]
+            times, wall = asyncio.run(run(url, args.conversations))
+            loaded += times
+        result = {
+            "turns_alone": len(alone), "alone_median_ms": round(1000 * statistics.median(alone), 1),
+            "alone_p95_ms": round(1000 * pct(alone, 0.95), 1),
+            "think_s": args.think, "paced_median_ms": round(1000 * statistics.median(paced), 1),
+            "paced_p95_ms": round(1000 * pct(paced, 0.95), 1),
+            "turns_concurrent": len(loaded), "concurrent_median_ms": round(1000 * statistics.median(loaded), 1),
+            "concurrent_p95_ms": round(1000 * pct(loaded, 0.95), 1),
+            "median_ratio_to_alone": round(statistics.median(loaded) / statistics.median(alone), 2),
+            "turns_per_second": round(len(SCRIPT) * args.conversations / wall, 1),
+        }
+        print(json.dumps(result, indent=1))
+    finally:
+        stop(procs)
+
+
+if __name__ == "__main__":
+    main()
