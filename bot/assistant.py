@@ -11,11 +11,13 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE, STDOUT
 from urllib.parse import urlsplit
 
 import yaml
 
 from bot import DATA_DIR, PROJECT_DIR
+from bot.logmask import copy_masked
 from bot.storage import database_url
 
 RASA_DIR = PROJECT_DIR / "models" / "rasa"
@@ -113,17 +115,19 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
     rasa = [sys.executable, "-m", "rasa"]
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        with open(logs / "actions.log", "ab") as out:
-            procs.append(subprocess.Popen([*rasa, "run", "actions", "--actions", "bot.actions", "--port",
-                                           str(opts.actions_port)], cwd=PROJECT_DIR, stdout=out, stderr=out))
+        procs.append(subprocess.Popen([*rasa, "run", "actions", "--actions", "bot.actions", "--port",
+                                       str(opts.actions_port)], cwd=PROJECT_DIR, stdout=PIPE, stderr=STDOUT))
+        assert procs[0].stdout is not None
+        copy_masked(procs[0].stdout, logs / "actions.log")
         _wait(f"http://{opts.host}:{opts.actions_port}/health", procs[0], 120)
         if not rasa_server:
             return procs
-        with open(logs / "rasa.log", "ab") as out:
-            procs.append(subprocess.Popen(
-                [*rasa, "run", "--enable-api", "--interface", opts.host, "--port", str(opts.port), "--model",
-                 str(opts.model), "--endpoints", str(endpoints_file), "--credentials", "credentials.yml"],
-                cwd=PROJECT_DIR, stdout=out, stderr=out))
+        procs.append(subprocess.Popen(
+            [*rasa, "run", "--enable-api", "--interface", opts.host, "--port", str(opts.port), "--model",
+             str(opts.model), "--endpoints", str(endpoints_file), "--credentials", "credentials.yml"],
+            cwd=PROJECT_DIR, stdout=PIPE, stderr=STDOUT))
+        assert procs[1].stdout is not None
+        copy_masked(procs[1].stdout, logs / "rasa.log")
         _wait(f"http://{opts.host}:{opts.port}/status", procs[1], 300)
     except BaseException:
         stop(procs)

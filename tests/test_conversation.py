@@ -53,7 +53,7 @@ def server(tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("HOTLINE_DB_URL", url)
     opts = ServeOptions(port=_free_port(), actions_port=_free_port())
     procs = start(opts, log_dir=logs)
-    yield opts, url
+    yield opts, url, logs
     stop(procs)
     assert all(p.returncode is not None for p in procs)
 
@@ -74,7 +74,7 @@ def _say(opts, sender, text):
 
 
 def test_a_demand_conversation_files_the_confirmed_record(server):
-    opts, url = server
+    opts, url, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     assert "12345" in _say(opts, sender, "你好")
     reply = _say(opts, sender, "我家暖气一点都不热，屋里才十五度，老人孩子都冻感冒了")
@@ -104,7 +104,7 @@ def test_a_demand_conversation_files_the_confirmed_record(server):
 
 
 def test_an_emergency_is_redirected_and_recorded(server):
-    opts, url = server
+    opts, url, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     reply = _say(opts, sender, "快来人啊，楼下饭馆着火了，烟特别大，火苗都窜到二楼了")
     assert "119" in reply
@@ -113,7 +113,7 @@ def test_an_emergency_is_redirected_and_recorded(server):
 
 
 def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
-    opts, url = server
+    opts, url, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     _say(opts, sender, "我们小区门口的路灯坏了一个多月了，晚上黑咕隆咚的")
     assert "人工" in _say(opts, sender, "转人工")
@@ -122,3 +122,12 @@ def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
     assert stored[0].record["dispatch"]["reason"] == "市民要求转人工"
     assert stored[0].record["subcategory"].startswith("municipal_facilities")
     assert _say(opts, sender, "喂？") == ""  # paused: a person answers from here
+
+
+def test_server_logs_hold_no_phone_numbers_or_texts(server):
+    opts, _, logs = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    _say(opts, sender, "楼道灯坏了，我姓钱，电话13766554433")
+    text = (logs / "rasa.log").read_text(encoding="utf-8") + (logs / "actions.log").read_text(encoding="utf-8")
+    assert "INFO" in text  # the logs are written
+    assert "13766554433" not in text and "楼道灯" not in text
