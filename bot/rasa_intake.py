@@ -9,6 +9,7 @@ street are what the record needs, not the span boundaries."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,19 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.dialogue import usable_address
 from bot.intake.contact import find_name
 from bot.intake.errors import IntakeError
-from bot.intake.extractor import Extractor
+from bot.intake.extractor import BEIJING, Extractor
+from bot.intake.phone import find_phones
+from bot.intake.redirect import find_redirect
+from bot.intake.text import clean, detect_language
+from bot.intake.timeparse import parse_time
 
 PROBLEM_INTENTS = ("consultation", "help", "complaint", "report", "suggestion", "emergency")
 FOREIGN = "foreign_language"
+# Evidence words of the taxonomy that also just name where something is.
+_PLACE_WORDS = frozenset({"公司", "单位", "小区", "社区", "学校", "医院", "商场", "超市", "市场", "饭馆", "工地", "村"})
 # Words that say something is wrong: a short message with one is a problem, not just a place.
 _TROUBLE = re.compile(r"坏|塌|漏|堵|吵|臭|脏|乱|堆|占|泡|砸|偷|欠|拖|停|断|没[有人水电气法]|不[能让给热亮通行来管]|"
                       r"危险|太|又|一直|天天|老是|总是|半夜|投诉|举报")
-_ENTITY_OF_EVIDENCE = {"occurred_at": "time", "phone": "phone"}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -69,6 +75,7 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> IntakeClassifier:
+        _validate_action_responses_with_one_validator()
         directory = config.get("model_dir")
         return cls(Extractor.load(Path(directory) if directory else None))
 
@@ -81,50 +88,86 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
 
     def _refine(self, message: Message, text: str) -> None:
         try:
-            record = self.extractor.extract(text)
+            cleaned = clean(text)
         except IntakeError:
             return
         ranking: list[dict[str, Any]] = list(message.get(INTENT_RANKING_KEY) or [])
         first = message.get(INTENT) or {}
         top = first.get("name")
-        named_problem = "category" in record.evidence  # words of a taxonomy subcategory: 停电, 门禁 …
+        named_problem = self._names_a_problem(cleaned)  # words of a subcategory: 停电, 门禁 …
         if top in ("inform", "correct") and ((named_problem and len(text) >= 15) or
                                              (_TROUBLE.search(text) and len(text) >= 25)):
-            top = record.type  # a whole description that also gives the place and phone
+            top = "help"  # a whole description that also gives the place and phone; the kind comes below
         elif (top in PROBLEM_INTENTS[:-1] and not named_problem and len(text) <= 25 and usable_address(text)
               and not _TROUBLE.search(text)):
             top = "inform"  # 牡丹园北里东门那个饭馆: where, not what
-        if record.language != "zh":
+        intent = None
+        if detect_language(cleaned) != "zh":
             intent = {"name": FOREIGN, "confidence": 1.0}
-        elif record.redirect and (top in PROBLEM_INTENTS or "redirect" in record.evidence):
-            # The redirect head alone is trusted only on what reads as a problem: on 谢谢师傅 it is
-            # out of its training data. Emergency words (evidence) count in any message.
-            intent = {"name": "emergency", "confidence": record.confidence.get("urgency", 1.0)}
-        elif top in PROBLEM_INTENTS:
-            # How sure the first classifier is that this is a problem at all (or of its own label,
-            # when relabelled above); the kind is ours.
-            problem = sum(r["confidence"] for r in ranking if r["name"] in PROBLEM_INTENTS)
-            sure = first.get("confidence", 0.0) if first.get("name") not in PROBLEM_INTENTS else problem
-            intent = {"name": record.type, "confidence": max(sure, record.confidence.get("category", 0.0))}
-        elif top != first.get("name"):  # relabelled above: as sure as the first classifier was of its label
+        elif top in PROBLEM_INTENTS or find_redirect(cleaned):
+            # Only what may be a problem or an emergency pays for the classifier.
+            record = self.extractor.extract(cleaned)
+            if record.redirect and (top in PROBLEM_INTENTS or "redirect" in record.evidence):
+                # The redirect head alone is trusted only on what reads as a problem: on 谢谢师傅 it
+                # is out of its training data. Emergency words (evidence) count in any message.
+                intent = {"name": "emergency", "confidence": record.confidence.get("urgency", 1.0)}
+            elif top in PROBLEM_INTENTS:
+                # How sure the first classifier is that this is a problem at all (or of its own
+                # label, when relabelled above); the kind is ours.
+                problem = sum(r["confidence"] for r in ranking if r["name"] in PROBLEM_INTENTS)
+                sure = first.get("confidence", 0.0) if first.get("name") not in PROBLEM_INTENTS else problem
+                intent = {"name": record.type, "confidence": max(sure, record.confidence.get("category", 0.0))}
+        if intent is None and top != first.get("name"):  # relabelled: as sure as the first classifier was
             intent = {"name": top, "confidence": first.get("confidence", 0.0)}
-        else:
-            intent = None
         if intent:
             message.set(INTENT, intent, add_to_output=True)
             replaced = {intent["name"], first.get("name")}  # a relabelled message is not also its old label
             rest = [r for r in ranking if r["name"] not in replaced and r["name"] not in PROBLEM_INTENTS]
             message.set(INTENT_RANKING_KEY, [intent, *rest], add_to_output=True)
-        found = []
-        for key, entity in _ENTITY_OF_EVIDENCE.items():
-            for span in record.evidence.get(key, [])[:1]:
-                # Offsets are in the cleaned text; Rasa wants them in the message as sent.
-                start = span.start if text[span.start : span.end] == span.text else text.find(span.text)
-                if start < 0:
-                    continue
-                value = record.contact.phone if key == "phone" else span.text
-                found.append({"entity": entity, "start": start, "end": start + len(span.text), "value": value})
-        name = find_name(text)  # the rules only: the model's name slot guesses on short replies
-        if name:
-            found.append({"entity": "name", "start": name[1], "end": name[2], "value": name[0]})
-        message.set(ENTITIES, [*(message.get(ENTITIES) or []), *self.add_extractor_name(found)], add_to_output=True)
+        message.set(ENTITIES, [*(message.get(ENTITIES) or []), *self.add_extractor_name(_entities(text))],
+                    add_to_output=True)
+
+    def _names_a_problem(self, text: str) -> bool:
+        return any(w in text and w not in _PLACE_WORDS
+                   for sub in self.extractor.taxonomy.subcategories.values() for w in sub.words)
+
+
+def _entities(text: str) -> list[dict[str, Any]]:
+    """Phone, time and name as the intake rules find them, with offsets in the message as sent."""
+    found: list[dict[str, Any]] = []
+    phones = find_phones(text)
+    phone = next((p for p in phones if p.kind == "mobile"), phones[0] if phones else None)
+    if phone:
+        found.append({"entity": "phone", "start": phone.start, "end": phone.end, "value": phone.digits})
+    when = parse_time(text, datetime.now(BEIJING))
+    if when:
+        found.append({"entity": "time", "start": when.start, "end": when.end, "value": text[when.start : when.end]})
+    name = find_name(text)
+    if name:
+        found.append({"entity": "name", "start": name[1], "end": name[2], "value": name[0]})
+    return found
+
+
+def _validate_action_responses_with_one_validator() -> None:
+    """Rasa 3.6 checks every action-server response with jsonschema.validate(), which validates
+    the schema itself on every call: two thirds of the Rasa server's CPU per turn (py-spy, 20
+    conversations). The same check, with the validator built once."""
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    if getattr(RemoteAction._validate_action_result, "_one_validator", False):
+        return
+    spec = RemoteAction.action_response_format_spec()
+    validator = validator_for(spec)(spec)
+
+    def validate(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator.validate(result)
+        except ValidationError as e:
+            e.message += ". Failed to validate Action server response from API."
+            raise
+        return True
+
+    validate._one_validator = True  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = validate
