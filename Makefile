@@ -10,7 +10,7 @@ TRAIN_INPUTS := $(filter-out %/dialogue.yml %/foreign.yml,$(wildcard nlu_data/tr
 
 # What the Rasa assistant depends on besides the intake model.
 RASA_INPUTS := config.yml domain.yml $(wildcard nlu_data/train/*.yml nlu_data/dialogue/*.yml) bot/rasa_intake.py \
-	bot/assistant.py bot/data/beijing.json bot/data/landmarks.yml
+	bot/assistant.py bot/data/beijing.json bot/data/landmarks.yml bot/data/taxonomy.yml
 
 .PHONY: install system-packages test lint bench evaluate clean
 

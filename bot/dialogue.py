@@ -27,6 +27,8 @@ _ADDRESS = re.compile(r"\d|[一二三四五六七八九十两]+(?:号|栋|单元
                       r"路|街|胡同|大厦|广场|市场|公园|学校|医院|门口|对面|附近|旁边|交叉口|路口|站|桥|公寓|家园|花园|城|府|庄|营|屯|店")
 _DECLINE = re.compile(r"不方便|不想留|不留|不用留|不愿意|别留|保密|匿名|不告诉|算了|不给")
 _NEGATED_TYPE = re.compile(r"不是(咨询|求助|投诉|举报|建议)")
+_DENIED = re.compile(r"不是[^，,。；;是]*")
+_ASSERT = re.compile(r".*(?:应该是|改成|换成|是)(.+)$")
 _TYPE_WORD = re.compile(r"(咨询|求助|投诉|举报|建议)")
 _TYPE_CODES = {"咨询": "consultation", "求助": "help", "投诉": "complaint", "举报": "report", "建议": "suggestion"}
 _FILLER = re.compile(r"^(?:[喂嗯啊哎唉呃哦噢]+|那个|就是|在|是|地址是?|我家在?|我住在?|具体是?|位置是?)+"
@@ -92,7 +94,7 @@ def split_problems(text: str) -> list[str]:
     return [p for p in out if p]
 
 
-def start(extractor: Extractor, text: str) -> tuple[Draft, ComplaintRecord]:
+def start(extractor: Extractor, text: str) -> Draft:
     """A draft from a description; further problems in it go to draft.pending."""
     parts = split_problems(clean(text))
     problems: list[str] = []
@@ -115,7 +117,7 @@ def start(extractor: Extractor, text: str) -> tuple[Draft, ComplaintRecord]:
         whole = extractor.extract(clean(text))
         draft.phone, draft.name = draft.phone or whole.contact.phone, draft.name or whole.contact.name
     draft.pending = problems[1:]
-    return draft, record
+    return draft
 
 
 def precise_address(gazetteer: Gazetteer, text: str) -> str | None:
@@ -181,10 +183,10 @@ def apply_correction(gazetteer: Gazetteer, draft: Draft, text: str) -> list[str]
     before = (draft.district, draft.street)
     if apply_place(gazetteer, draft, said) and (draft.district, draft.street) != before:
         changed.append("place")
-    else:
-        address = usable_address(_NEGATED_TYPE.sub("", said))
-        if address and not find_phones(said) and address != draft.address and re.search(r"\d|号|楼|门|村|院", address):
-            draft.address = address.removeprefix("不是").split("是")[-1] if "是" in address else address
+    elif not find_phones(said):
+        address = usable_address(_asserted(said))
+        if address and address != draft.address and re.search(r"\d|号|楼|门|村|院", address):
+            draft.address = address
             changed.append("address")
     phones = find_phones(said)
     if phones and phones[-1].digits != draft.phone:
@@ -194,13 +196,20 @@ def apply_correction(gazetteer: Gazetteer, draft: Draft, text: str) -> list[str]
     if name and name[0] != draft.name:
         draft.name = name[0]
         changed.append("name")
-    types = [w for w in _TYPE_WORD.findall(_NEGATED_TYPE.sub("", said))]
+    types = _TYPE_WORD.findall(_NEGATED_TYPE.sub("", said))
     if types and _TYPE_CODES[types[-1]] != draft.type:
         draft.type = _TYPE_CODES[types[-1]]
         if draft.type in ("consultation", "suggestion"):
             draft.urgency = 4
         changed.append("type")
     return changed
+
+
+def _asserted(text: str) -> str:
+    """What a correction says the value is: 是5号楼不是6号楼 → 5号楼; 改成3单元 → 3单元."""
+    kept = _DENIED.sub("", text)
+    m = _ASSERT.search(kept)
+    return m.group(1) if m else kept
 
 
 def restate(draft: Draft) -> str:
@@ -215,6 +224,24 @@ def restate(draft: Draft) -> str:
     if where:
         out += f"，地点在{where}"
     return out + "。"
+
+
+def question(slot: str, draft: Draft | None) -> str:
+    """What the form asks for a slot, using what is already known."""
+    if slot == "place":
+        if draft and draft.district:
+            return f"请问在{draft.district}哪个街道或乡镇？说小区或村的名字也可以。"
+        return "请问问题发生在哪个区、哪个街道（乡镇）？说小区、村或路名也可以。"
+    if slot == "address":
+        where = f"在{draft.street}" if draft and draft.street else ""
+        return f"请告诉我{where}具体的地址，比如小区和楼号、路名门牌，或者附近的标志性地点。"
+    if slot == "phone":
+        if draft and draft.type == "report":
+            return "方便留个联系电话吗？举报人信息严格保密，不方便的话也可以不留。"
+        return "请留一个联系电话，方便承办单位联系您、反馈办理结果。"
+    if slot == "confirmed" and draft:
+        return readback(draft)
+    raise ValueError(f"no question for slot {slot!r}")
 
 
 def readback(draft: Draft) -> str:

@@ -74,7 +74,7 @@ class ActionStartProblem(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
         try:
-            draft, _ = dialogue.start(extractor(), text)
+            draft = dialogue.start(extractor(), text)
         except IntakeError as e:
             dispatcher.utter_message(text=f"抱歉，这条消息我没法处理（{e}），请换个说法再说一次。")
             return []
@@ -89,52 +89,33 @@ class ActionStartProblem(Action):
         return [*_form_slots(draft), SlotSet("has_pending", bool(draft.pending))]
 
 
-class ActionAskPlace(Action):
+class _AskAction(Action):
+    """The form's question for one slot, worded with what the draft already holds."""
+
+    slot = ""
+
     def name(self) -> str:
-        return "action_ask_place"
+        return f"action_ask_{self.slot}"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        draft = Draft.from_slot(tracker.get_slot("draft"))
-        if draft and draft.district:
-            dispatcher.utter_message(text=f"请问在{draft.district}哪个街道或乡镇？说小区或村的名字也可以。")
-        else:
-            dispatcher.utter_message(text="请问问题发生在哪个区、哪个街道（乡镇）？说小区、村或路名也可以。")
+        dispatcher.utter_message(text=dialogue.question(self.slot, Draft.from_slot(tracker.get_slot("draft"))))
         return []
 
 
-class ActionAskAddress(Action):
-    def name(self) -> str:
-        return "action_ask_address"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        draft = Draft.from_slot(tracker.get_slot("draft"))
-        where = f"在{draft.street}" if draft and draft.street else ""
-        dispatcher.utter_message(text=f"请告诉我{where}具体的地址，比如小区和楼号、路名门牌，或者附近的标志性地点。")
-        return []
+class ActionAskPlace(_AskAction):
+    slot = "place"
 
 
-class ActionAskPhone(Action):
-    def name(self) -> str:
-        return "action_ask_phone"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        draft = Draft.from_slot(tracker.get_slot("draft"))
-        if draft and draft.type == "report":
-            dispatcher.utter_message(text="方便留个联系电话吗？举报人信息严格保密，不方便的话也可以不留。")
-        else:
-            dispatcher.utter_message(text="请留一个联系电话，方便承办单位联系您、反馈办理结果。")
-        return []
+class ActionAskAddress(_AskAction):
+    slot = "address"
 
 
-class ActionAskConfirmed(Action):
-    def name(self) -> str:
-        return "action_ask_confirmed"
+class ActionAskPhone(_AskAction):
+    slot = "phone"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        draft = Draft.from_slot(tracker.get_slot("draft"))
-        if draft:
-            dispatcher.utter_message(text=dialogue.readback(draft))
-        return []
+
+class ActionAskConfirmed(_AskAction):
+    slot = "confirmed"
 
 
 class ValidateComplaintForm(FormValidationAction):
@@ -258,7 +239,7 @@ class ActionFileRecord(Action):
                                       f"承办单位会在{deadline}前处理并回复您。")
         events: list[EventType] = [SlotSet(s, None) for s in FORM_SLOTS]  # the next problem starts empty
         if draft.pending:
-            nxt, _ = dialogue.start(ex, draft.pending[0])
+            nxt = dialogue.start(ex, draft.pending[0])
             nxt.source = f"{draft.source}+1"
             nxt.pending = draft.pending[1:] + nxt.pending
             dialogue.inherit_place(nxt, draft)

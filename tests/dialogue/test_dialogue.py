@@ -22,20 +22,20 @@ def test_split_problems(text, parts):
 
 
 def test_start_files_two_different_problems_one_by_one(extractor):
-    draft, _ = dialogue.start(extractor, "我们楼道的灯坏了一个多礼拜了，另外小区门口垃圾堆了好几天没人清")
+    draft = dialogue.start(extractor, "我们楼道的灯坏了一个多礼拜了，另外小区门口垃圾堆了好几天没人清")
     assert "灯" in draft.text and len(draft.pending) == 1 and "垃圾" in draft.pending[0]
 
 
 def test_start_keeps_one_problem_told_in_two_sentences(extractor):
-    draft, _ = dialogue.start(extractor, "我家暖气一点都不热，还有就是暖气片摸着冰凉")
+    draft = dialogue.start(extractor, "我家暖气一点都不热，还有就是暖气片摸着冰凉")
     assert draft.pending == []
 
 
 def test_start_takes_place_and_phone_from_the_description(extractor):
-    draft, record = dialogue.start(extractor, "望京西园三区暖气不热，电话13911112222")
+    draft = dialogue.start(extractor, "望京西园三区暖气不热，电话13911112222")
     assert draft.district == "朝阳区" and draft.street == "望京街道"
     assert draft.place == "朝阳区望京街道" and draft.phone == "13911112222"
-    assert draft.subcategory == record.subcategory == "utilities.heating"
+    assert draft.subcategory == "utilities.heating"
 
 
 def test_place_answer_with_district_only_keeps_asking_for_the_street(extractor):
@@ -98,7 +98,7 @@ def test_readback_and_restate_name_what_was_understood():
 
 
 def test_build_record_uses_the_confirmed_fields(extractor):
-    draft, _ = dialogue.start(extractor, "我家暖气一点都不热，屋里才十五度")
+    draft = dialogue.start(extractor, "我家暖气一点都不热，屋里才十五度")
     draft.district, draft.street = "海淀区", "学院路街道"
     draft.address, draft.phone = "学院路20号院3号楼", "13911112222"
     draft.source = "m1"
@@ -111,3 +111,24 @@ def test_build_record_uses_the_confirmed_fields(extractor):
     assert again.id == record.id
     handed = dialogue.build_record(extractor, draft, "conv", "web", reason="市民要求转人工")
     assert handed.dispatch.action == "handoff" and handed.needs_review
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("地址错了，是5号楼不是6号楼", "5号楼"),
+    ("不是6号楼，是5号楼", "5号楼"),
+    ("楼号改成3号楼", "3号楼"),
+])
+def test_correction_of_the_address_takes_the_asserted_value(extractor, text, address):
+    draft = _draft(district="朝阳区", street="望京街道", address="望京西园三区6号楼")
+    assert dialogue.apply_correction(extractor.gazetteer, draft, text) == ["address"]
+    assert draft.address == address
+
+
+def test_questions_use_what_is_known():
+    assert "哪个区" in dialogue.question("place", None)
+    assert "朝阳区哪个街道" in dialogue.question("place", _draft(district="朝阳区"))
+    assert "在望京街道具体的地址" in dialogue.question("address", _draft(street="望京街道"))
+    assert "保密" in dialogue.question("phone", _draft(type="report"))
+    assert "核对" in dialogue.question("confirmed", _draft())
+    with pytest.raises(ValueError):
+        dialogue.question("weather", _draft())
