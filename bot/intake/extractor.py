@@ -54,6 +54,8 @@ class Message:
     """the channel's id of the message; the same id always yields the same record id"""
     received_at: datetime | None = None
     """when it arrived (now when None)"""
+    language: str | None = None
+    """the language a channel already knows (speech recognition heard it); None: detected from the text"""
 
 
 def _span(text: str, start: int, end: int) -> Span:
@@ -100,7 +102,7 @@ class Extractor:
             msg = m if isinstance(m, Message) else Message(m)
             try:
                 text = clean(msg.text)
-                prepared.append((msg, text, detect_language(text)))
+                prepared.append((msg, text, msg.language or detect_language(text)))
             except IntakeError as e:
                 prepared.append(e)
         chinese = [p[1] for p in prepared if not isinstance(p, IntakeError) and p[2] == "zh"]
