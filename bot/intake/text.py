@@ -30,6 +30,11 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+def simplified(text: str) -> str:
+    """Traditional characters to simplified (OpenCC t2s); everything else unchanged."""
+    return str(_t2s().convert(text))
+
+
 def clean(text: str, max_chars: int = MAX_CHARS) -> str:
     """Return the text as the record keeps it: no markup or control characters, simplified.
 
@@ -48,7 +53,7 @@ def clean(text: str, max_chars: int = MAX_CHARS) -> str:
     if not any(c.isalnum() for c in text):
         raise IntakeError("text has no words (only symbols or emoji)")
     if _HAN.search(text):
-        text = _t2s().convert(text)
+        text = simplified(text)
     return str(text)
 
 

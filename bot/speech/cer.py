@@ -6,7 +6,7 @@ import re
 import unicodedata
 import warnings
 
-from bot.speech.text import simplified
+from bot.intake.text import simplified
 
 _KEEP = re.compile(r"[\w]", re.UNICODE)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+
+from bot.intake.text import simplified
 
 # Whisper was trained on subtitled video: on silence, music or noise it writes the credits it saw most.
 _CAPTIONS = re.compile(
@@ -27,18 +27,6 @@ LOW_LOGPROB = -1.0
 # Mandarin runs at 3–7 characters a second; text packed into less time was made up over noise.
 MAX_HAN_PER_SECOND = 12
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> Any:
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def simplified(text: str) -> str:
-    """Traditional characters to simplified (OpenCC t2s); everything else unchanged."""
-    return str(_t2s().convert(text))
 
 
 def chinese_punctuation(text: str) -> str:

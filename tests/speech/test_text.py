@@ -2,6 +2,7 @@
 
 import pytest
 
+from bot.intake.text import simplified
 from bot.speech.cer import cer, normalise
 from bot.speech.text import (
     chinese_punctuation,
@@ -10,7 +11,6 @@ from bot.speech.text import (
     is_caption,
     is_hallucination,
     join,
-    simplified,
 )
 
 

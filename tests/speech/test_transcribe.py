@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.intake.text import simplified
 from bot.speech import SpeechConfig, Transcript, transcribe
 from bot.speech.audio import Audio, decode
 from bot.speech.backends import Decoded, RawSegment, load
 from bot.speech.cer import cer
 from bot.speech.pipeline import transcribe_audio
-from bot.speech.text import simplified
 
 from .conftest import CLIPS, FORMATS, TEXTS
 
