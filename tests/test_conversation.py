@@ -12,7 +12,7 @@ import pytest
 
 from bot import PROJECT_DIR
 from bot.assistant import DIALOGUE_DATA, RASA_MODEL, ServeOptions, start, stop
-from bot.storage import Storage
+from bot.storage import load_storage
 
 RASA = [sys.executable, "-m", "rasa"]
 
@@ -92,7 +92,7 @@ def test_a_demand_conversation_files_the_confirmed_record(server):
     reply = _say(opts, sender, "对的")
     assert "工单号" in reply
 
-    stored = Storage(url).by_conversation(sender)
+    stored = load_storage(url).by_conversation(sender)
     assert len(stored) == 1 and stored[0].ticket in reply
     record = stored[0].record
     assert record["subcategory"] == "utilities.heating" and record["type"] == "help"
@@ -108,7 +108,7 @@ def test_an_emergency_is_redirected_and_recorded(server):
     sender = f"test-{uuid.uuid4().hex[:8]}"
     reply = _say(opts, sender, "快来人啊，楼下饭馆着火了，烟特别大，火苗都窜到二楼了")
     assert "119" in reply
-    stored = Storage(url).by_conversation(sender)
+    stored = load_storage(url).by_conversation(sender)
     assert [s.status for s in stored] == ["redirect"] and stored[0].record["redirect"] == "119"
 
 
@@ -117,7 +117,7 @@ def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
     sender = f"test-{uuid.uuid4().hex[:8]}"
     _say(opts, sender, "我们小区门口的路灯坏了一个多月了，晚上黑咕隆咚的")
     assert "人工" in _say(opts, sender, "转人工")
-    stored = Storage(url).by_conversation(sender)
+    stored = load_storage(url).by_conversation(sender)
     assert [s.status for s in stored] == ["handoff"]
     assert stored[0].record["dispatch"]["reason"] == "市民要求转人工"
     assert stored[0].record["subcategory"].startswith("municipal_facilities")

@@ -232,7 +232,7 @@ class ActionFileRecord(Action):
             return []
         ex = extractor()
         record = dialogue.build_record(ex, draft, tracker.sender_id, _channel(tracker))
-        ticket = _save(record, "handoff" if record.dispatch.action == "handoff" else "filed", tracker)
+        ticket = _save(record, "handoff" if record.dispatch.action == "handoff" else "queued", tracker)
         tax = ex.taxonomy
         deadline = record.deadline[:16].replace("T", " ")
         dispatcher.utter_message(text=f"已为您登记，工单号{ticket}。这是{tax.urgency_names[record.urgency]}件，"
