@@ -25,8 +25,6 @@ class OutboxItem:
     record_id: str
     key: str
     """the Idempotency-Key: the same for every attempt of this dispatch"""
-    format: str
-    """json | open311"""
     payload: dict[str, Any]
     """the record as it was confirmed"""
     attempts: int
@@ -58,16 +56,16 @@ class Outbox:
                                    .values(state="sending", attempts=row["attempts"] + 1,
                                            lease_until=now + timedelta(seconds=lease))).rowcount
                 if taken:
-                    claimed.append(OutboxItem(row["seq"], row["record_id"], row["key"], row["format"],
-                                              json.loads(row["payload"]), row["attempts"] + 1,
-                                              _aware(row["created_at"]), row["remote_id"]))
+                    claimed.append(OutboxItem(row["seq"], row["record_id"], row["key"], json.loads(row["payload"]),
+                                              row["attempts"] + 1, _aware(row["created_at"]), row["remote_id"]))
         return claimed
 
-    def delivered(self, item: OutboxItem, remote_id: str | None, remote_status: str | None = None) -> None:
+    def delivered(self, item: OutboxItem, fmt: str, remote_id: str | None, remote_status: str | None = None) -> None:
+        """The receiver has it; `fmt` is the protocol it was sent in (json | open311)."""
         now = datetime.now(timezone.utc)
         with self.engine.begin() as db:
             db.execute(outbox.update().where(outbox.c.seq == item.seq).values(
-                state="delivered", delivered_at=now, lease_until=None, remote_id=remote_id,
+                state="delivered", format=fmt, delivered_at=now, lease_until=None, remote_id=remote_id,
                 remote_status=remote_status, last_error=None))
             db.execute(records.update().where(records.c.id == item.record_id)
                        .values(status="dispatched", updated_at=now))

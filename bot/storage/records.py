@@ -21,7 +21,6 @@ BEIJING = timezone(timedelta(hours=8))
 STATUSES = ("handoff", "queued", "dispatched", "dead", "answered", "redirect", "rejected", "duplicate", "closed")
 """handoff and dead wait for an agent; queued waits in the outbox; the rest are settled."""
 AWAITING_AGENT = ("handoff", "dead")
-FORMATS = ("json", "open311")
 
 # Desk form field -> path in the record JSON.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -79,7 +78,7 @@ class Storage:
         self.engine = engine
 
     def save(self, record: ComplaintRecord | dict[str, Any], status: str, conversation_id: str | None = None,
-             media: str | None = None, actor: str = "system", fmt: str = "json") -> StoredRecord:
+             media: str | None = None, actor: str = "system") -> StoredRecord:
         """Insert or update by record id; the ticket number is given once, on first save. Status `queued`
         puts the record in the dispatch outbox in the same transaction."""
         data = record.to_dict() if isinstance(record, ComplaintRecord) else record
@@ -102,7 +101,7 @@ class Storage:
                 if row.status != status:
                     _log(db, data["id"], actor, "status", row.status, status, now)
             if status == "queued":
-                _enqueue(db, data, fmt, now)
+                _enqueue(db, data, now)
         stored = self.get(data["id"])
         assert stored is not None
         return stored
@@ -159,7 +158,7 @@ class Storage:
         assert stored is not None
         return stored
 
-    def confirm(self, record_id: str, units: list[dict[str, str]], actor: str, fmt: str = "json") -> StoredRecord:
+    def confirm(self, record_id: str, units: list[dict[str, str]], actor: str) -> StoredRecord:
         """An agent confirmed the record: it is queued for dispatch to `units`."""
         stored = self.get(record_id)
         if stored is None:
@@ -167,7 +166,7 @@ class Storage:
         data = stored.record
         data["dispatch"] = {"action": "dispatch", "units": units, "reason": f"坐席{actor}确认派单"}
         data["needs_review"] = False
-        return self.save(data, "queued", actor=actor, fmt=fmt)
+        return self.save(data, "queued", actor=actor)
 
     def settle(self, record_id: str, status: str, actor: str, note: str | None = None,
                merged_into: str | None = None) -> StoredRecord:
@@ -252,10 +251,8 @@ class Storage:
                    "status": stored.status}
 
 
-def _enqueue(db: Connection, data: dict[str, Any], fmt: str, now: datetime) -> None:
+def _enqueue(db: Connection, data: dict[str, Any], now: datetime) -> None:
     """One live outbox row per record: a record already waiting is not queued twice."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown dispatch format {fmt!r}")
     live = db.execute(sa.select(outbox.c.seq).where(outbox.c.record_id == data["id"],
                                                      outbox.c.state.in_(("pending", "sending")))).first()
     if live:
@@ -264,7 +261,7 @@ def _enqueue(db: Connection, data: dict[str, Any], fmt: str, now: datetime) -> N
     # The key is stable for one dispatch of one record, whatever the retries; a record re-confirmed after a
     # dead letter is a new dispatch with a new key.
     key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:{data['id']}:{rounds}"))
-    db.execute(outbox.insert().values(record_id=data["id"], key=key, format=fmt, payload=_dumps(data),
+    db.execute(outbox.insert().values(record_id=data["id"], key=key, payload=_dumps(data),
                                       state="pending", attempts=0, next_at=now, created_at=now))
 
 

@@ -56,7 +56,7 @@ outbox = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("record_id", sa.String(36), nullable=False, index=True),
     sa.Column("key", sa.String(64), nullable=False, unique=True),
-    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(16)),  # the protocol it was delivered in
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("state", sa.String(12), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),

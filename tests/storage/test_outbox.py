@@ -24,7 +24,7 @@ def test_retry_waits_and_delivered_marks_the_record(engine, record):
     outbox.retry(item, "HTTP 500", delay=60)
     assert outbox.claim(1, lease=30) == []
     [item] = outbox.claim(1, lease=30, now=datetime.now(timezone.utc) + timedelta(seconds=61))
-    outbox.delivered(item, remote_id="SR-1")
+    outbox.delivered(item, "json", remote_id="SR-1")
     assert store.get(record.id).status == "dispatched"
     assert outbox.counts() == {"pending": 0, "sending": 0, "delivered": 1, "dead": 0}
     assert outbox.delivered_open() == [(item.seq, "json", "SR-1")]
