@@ -17,10 +17,15 @@ RASA_INPUTS := config.yml domain.yml $(wildcard nlu_data/train/*.yml nlu_data/di
 
 install: system-packages $(VENV)/.installed $(WHISPER) $(MODEL) $(RASA_MODEL)
 
+# ffmpeg and sox read audio; chromium, its driver and CJK fonts run the desk's browser test; the storage
+# tests run on PostgreSQL as well as SQLite.
 system-packages:
-	@command -v ffmpeg >/dev/null && command -v sox >/dev/null || { \
+	@command -v ffmpeg >/dev/null && command -v sox >/dev/null && command -v chromium >/dev/null \
+	  && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . \
+	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q ffmpeg sox; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q ffmpeg sox chromium chromium-driver fonts-noto-cjk \
+	    postgresql; }
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || "$$(scripts/python310.sh)" -m venv $(VENV)

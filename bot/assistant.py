@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot import DATA_DIR, PROJECT_DIR
+from bot.desk.config import DeskConfig
 from bot.logmask import copy_masked
 from bot.storage import database_url
 
@@ -104,8 +105,10 @@ def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
     raise TimeoutError(f"no answer from {url} after {seconds:.0f} s")
 
 
-def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = True) -> list[subprocess.Popen[bytes]]:
-    """Action server then (unless rasa_server is False) Rasa server, both ready to answer; stop them with stop()."""
+def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = True,
+          desk: bool = False) -> list[subprocess.Popen[bytes]]:
+    """Action server, then (unless rasa_server is False) Rasa server, then (with desk) the agent desk with the
+    dispatch relay, each ready to answer; stop them with stop()."""
     if not opts.model.exists():
         raise FileNotFoundError(f"no trained assistant at {opts.model}: run `make install`")
     logs = log_dir or PROJECT_DIR / "var"
@@ -129,6 +132,13 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
         assert procs[1].stdout is not None
         copy_masked(procs[1].stdout, logs / "rasa.log")
         _wait(f"http://{opts.host}:{opts.port}/status", procs[1], 300)
+        if desk:
+            config = DeskConfig.from_env()
+            procs.append(subprocess.Popen([sys.executable, "-m", "bot", "desk"], cwd=PROJECT_DIR, stdout=PIPE,
+                                          stderr=STDOUT))
+            assert procs[2].stdout is not None
+            copy_masked(procs[2].stdout, logs / "desk.log")
+            _wait(f"http://{config.host}:{config.port}/login", procs[2], 120)
     except BaseException:
         stop(procs)
         raise
@@ -155,9 +165,10 @@ def _interrupt(signum: int, frame: object) -> None:
 def serve(opts: ServeOptions) -> int:
     """Run both servers until Ctrl-C (or SIGTERM) or until one of them dies; both are stopped on the way out."""
     signal.signal(signal.SIGTERM, _interrupt)
-    procs = start(opts)
-    print(f"hotline: REST channel at http://{opts.host}:{opts.port}/webhooks/rest/webhook "
-          f"(logs in var/); Ctrl-C stops", flush=True)
+    procs = start(opts, desk=True)
+    desk = DeskConfig.from_env()
+    print(f"hotline: REST channel at http://{opts.host}:{opts.port}/webhooks/rest/webhook, agent desk at "
+          f"http://{desk.host}:{desk.port}/ (logs in var/); Ctrl-C stops", flush=True)
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(1)

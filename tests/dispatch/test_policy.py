@@ -22,5 +22,5 @@ def test_stricter_threshold_sends_a_confident_record_to_an_agent(extractor, monk
     assert rec.dispatch.action == "dispatch"
     strict = Policy(thresholds={**Policy().thresholds, "type": 1.0})
     decision = strict.decide(replace(rec, confidence={**rec.confidence, "type": 0.99}), rec.dispatch.units)
-    assert decision.action == "handoff" and "type" in decision.reason
+    assert decision.action == "handoff" and "诉求类型" in decision.reason
     assert decision.units == rec.dispatch.units

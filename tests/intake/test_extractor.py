@@ -104,7 +104,7 @@ def test_missing_place_and_phone_need_review(extractor):
     rec = extract(extractor, "暖气不热")
     assert rec.needs_review is True
     assert rec.dispatch.action == "handoff"
-    assert "location" in rec.dispatch.reason and "phone" in rec.dispatch.reason
+    assert "地点" in rec.dispatch.reason and "联系电话" in rec.dispatch.reason
 
 
 @pytest.mark.parametrize(("text", "lang"), [("My heating is not working, please help", "en"),

@@ -1,11 +1,29 @@
+import itertools
+
 import pytest
 
 from bot.storage import open_engine
+from tests.postgres import create_database, postgres_server
+
+_numbers = itertools.count()
 
 
-@pytest.fixture()
-def engine(tmp_path):
-    return open_engine(f"sqlite:///{tmp_path / 'h.db'}")
+@pytest.fixture(scope="session")
+def postgres():
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """The same tests on the default SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield open_engine(f"sqlite:///{tmp_path / 'h.db'}")
+        return
+    socket_dir, port = request.getfixturevalue("postgres")
+    engine = open_engine(create_database(socket_dir, port, f"t{next(_numbers)}"))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture()

@@ -1,6 +1,5 @@
 """bot/storage/agents: passwords hashed, sessions expire and end, reveals are logged."""
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +17,7 @@ def test_password_hash_is_salted_and_checked():
     assert not check_password("correct horse", "garbage")
 
 
-def test_login_session_and_logout(engine, tmp_path):
+def test_login_session_and_logout(engine):
     agents = Agents(engine)
     assert not agents.exists()
     agents.add("li", "secret-pass", "李坐席")
@@ -28,8 +27,9 @@ def test_login_session_and_logout(engine, tmp_path):
     session = agents.session(token)
     assert session.username == "li" and session.display_name == "李坐席" and len(session.csrf) > 20
     # only a hash of the token is stored
-    rows = sqlite3.connect(tmp_path / "h.db").execute("select token_hash from sessions").fetchall()
-    assert token not in str(rows)
+    with engine.connect() as db:
+        rows = db.execute(sa.select(sessions)).all()
+    assert len(rows) == 1 and token not in str(rows)
     agents.logout(token)
     assert agents.session(token) is None
 

@@ -1,0 +1,1 @@
+"""The agent desk (aiohttp, Chinese UI): queue, record form, search."""
