@@ -5,6 +5,7 @@ reveal is logged."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -18,13 +19,14 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 from sqlalchemy.engine import Engine
+from yarl import URL
 
 from bot.desk import form
 from bot.desk.config import DeskConfig
 from bot.dispatch.policy import Policy
 from bot.dispatch.routing import Router, load_router
 from bot.intake.gazetteer import Gazetteer, load_gazetteer
-from bot.storage import AWAITING_AGENT, Agents, Outbox, Session, Storage, StoredRecord
+from bot.storage import AWAITING_AGENT, Agents, Outbox, Session, StatusConflict, Storage, StoredRecord
 from bot.storage.records import BEIJING
 from bot.taxonomy import Taxonomy, load_taxonomy
 
@@ -77,6 +79,7 @@ def make_app(engine: Engine, config: DeskConfig | None = None, policy: Policy | 
     app.router.add_get("/", queue_page)
     app.router.add_get("/queue/rows", queue_rows)
     app.router.add_get("/search", search_page)
+    app.router.add_post("/search", search_page)
     app.router.add_get("/records/{id}", record_page)
     app.router.add_post("/records/{id}", record_action)
     app.router.add_get("/records/{id}/audio", record_audio)
@@ -107,7 +110,8 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     session = desk.agents.session(token) if token else None
     if session is None:
         if request.method == "GET":
-            raise web.HTTPSeeOther("/login?next=" + quote(request.path_qs, safe=""))
+            # The path only: a search's query may hold a phone number.
+            raise web.HTTPSeeOther("/login?next=" + quote(request.path, safe=""))
         raise web.HTTPUnauthorized(text="请先登录")
     if request.method == "POST":
         data = await request.post()
@@ -142,7 +146,9 @@ async def login(request: web.Request) -> web.Response:
     if not cookie or not hmac.compare_digest(str(data.get("login_csrf", "")), cookie):
         raise web.HTTPForbidden(text="登录页已过期，请刷新后重试")
     username = str(data.get("username", "")).strip()
-    token = desk.agents.login(username, str(data.get("password", "")), hours=desk.config.session_hours)
+    # scrypt takes tens of milliseconds: off the event loop the relay shares.
+    token = await asyncio.to_thread(desk.agents.login, username, str(data.get("password", "")),
+                                    desk.config.session_hours)
     if token is None:
         log.info("desk login refused")
         return _render(request, "login.html", status=401, login_csrf=cookie, next=_safe_next(str(data.get("next"))),
@@ -177,8 +183,10 @@ def _queue_rows(desk: Desk) -> list[StoredRecord]:
 
 
 async def search_page(request: web.Request) -> web.Response:
+    """The form POSTs, so a phone number stays out of URLs and history; the week link GETs dates only."""
     desk = request.app[DESK]
-    q = request.query
+    raw = await request.post() if request.method == "POST" else request.query
+    q = {k: str(v).strip() for k, v in raw.items() if k != "csrf"}
     errors: list[str] = []
     since, until = _date(q.get("since"), errors), _date(q.get("until"), errors)
     if until:
@@ -189,8 +197,8 @@ async def search_page(request: web.Request) -> web.Response:
         category=q.get("category") or None, status=q.get("status") or None, since=since, until=until)
     today = datetime.now(BEIJING).date()
     week_start = today - timedelta(days=today.weekday())
-    return _render(request, "search.html", q=q, results=results, errors=errors, searched=searched,
-                   districts=list(desk.gazetteer.districts), week_start=week_start.isoformat(),
+    return _render(request, "search.html", q=q, results=results, errors=errors,
+                   searched=searched, districts=list(desk.gazetteer.districts), week_start=week_start.isoformat(),
                    today=today.isoformat())
 
 
@@ -248,7 +256,7 @@ def _history(desk: Desk, record_id: str) -> list[str]:
         old, new = (STATUS_NAMES.get(v, v) if c.field == "status" else v for v in (c.old, c.new))
         change = f"{form.mask(str(old))} → {form.mask(str(new))}" if old is not None else form.mask(str(new))
         lines.append((c.at, f"{c.actor}：{FIELD_NAMES.get(c.field, c.field)} {change}"))
-    lines += [(at, f"{who}：查看完整电话") for at, who, _ in desk.agents.accesses(record_id)]
+    lines += [(at, f"{who}：查看完整号码") for at, who, _ in desk.agents.accesses(record_id)]
     return [f"{_beijing_time(at)} {text}" for at, text in sorted(lines, key=lambda x: x[0])]
 
 
@@ -279,7 +287,7 @@ async def record_action(request: web.Request) -> web.Response:
     data = {k: str(v) for k, v in (await request.post()).items()}
     action = data.get("action", "")
     if action == "reveal":
-        desk.agents.log_access(session.username, stored.id, "phone")
+        desk.agents.log_access(session.username, stored.id, "numbers")
         log.info("desk reveal record=%s agent=%s", stored.id, session.username)
         return _record_view(request, stored, reveal=True)
     if stored.status not in AWAITING_AGENT:
@@ -301,18 +309,21 @@ async def record_action(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/?done=duplicate&ticket={stored.ticket}")
     if action not in ("save", "confirm"):
         raise web.HTTPBadRequest(text="未知操作")
-    result = form.parse(data, desk.taxonomy, desk.gazetteer)
+    result = form.parse(data, desk.taxonomy, desk.gazetteer, stored.record)
     if result.errors:
         return _record_view(request, stored, status=400, errors=result.errors, values=data,
                             message="请改正标红的字段")
-    stored = desk.store.edit(stored.id, result.changes, session.username)
-    if action == "save":
-        return _record_view(request, stored, message="已保存")
-    loc = stored.record["location"]
-    units = desk.router.units(stored.record["subcategory"], loc["district"], loc["street"])
-    if not units:
-        return _record_view(request, stored, status=400, message="无法确定承办单位：请补全区和街道乡镇")
-    desk.store.confirm(stored.id, form.units_json(units), session.username)
+    try:
+        stored = desk.store.edit(stored.id, result.changes, session.username)
+        if action == "save":
+            return _record_view(request, stored, message="已保存")
+        loc = stored.record["location"]
+        units = desk.router.units(stored.record["subcategory"], loc["district"], loc["street"])
+        if not units:
+            return _record_view(request, stored, status=400, message="无法确定承办单位：请补全区和街道乡镇")
+        desk.store.confirm(stored.id, form.units_json(units), session.username)
+    except StatusConflict:
+        return _record_view(request, _record(request), status=409, message="该工单刚被他人修改或处理，请核对后再操作")
     log.info("desk confirm record=%s agent=%s units=%d", stored.id, session.username, len(units))
     raise web.HTTPSeeOther(f"/?done=confirmed&ticket={stored.ticket}")
 
@@ -325,10 +336,13 @@ async def record_audio(request: web.Request) -> web.StreamResponse:
 
 
 def _safe_next(raw: str | None) -> str:
-    """Only a path on this site: no open redirect."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return "/"
+    """Only a path on this site: no open redirect (browsers drop tabs and newlines, and read \\ as /)."""
+    if not raw or any(c <= " " or c == "\\" for c in raw):
+        return "/"
+    url = URL(raw)
+    if url.scheme or url.host or not raw.startswith("/") or raw.startswith("//"):
+        return "/"
+    return raw
 
 
 def _cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:

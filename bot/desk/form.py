@@ -47,8 +47,9 @@ def mask(text: str | None) -> str:
     return "".join(chars)
 
 
-def parse(form: dict[str, str], taxonomy: Taxonomy, gazetteer: Gazetteer) -> FormResult:
-    """Check the record form; empty optional fields become None."""
+def parse(form: dict[str, str], taxonomy: Taxonomy, gazetteer: Gazetteer, record: dict[str, Any]) -> FormResult:
+    """Check the record form against the stored `record`; empty optional fields become None. A masked value
+    that comes back as it was shown leaves the stored value alone."""
     out = FormResult()
 
     def text(name: str, limit: int) -> str | None:
@@ -82,11 +83,13 @@ def parse(form: dict[str, str], taxonomy: Taxonomy, gazetteer: Gazetteer) -> For
         out.changes["district"], out.changes["street"] = district, street
     out.changes["address"] = text("address", 120)
     out.changes["name"] = text("name", 32)
-    out.changes["summary"] = text("summary", 200)
-    if "summary" not in out.errors and not out.changes["summary"]:
+    summary = text("summary", 200)
+    if summary != " ".join(mask(record["summary"]).split()):
+        out.changes["summary"] = summary
+    if "summary" not in out.errors and not summary:
         out.errors["summary"] = "摘要不能为空"
     phone = form.get("phone", "").strip()
-    if "*" in phone:  # the masked value came back unchanged: keep what is stored
+    if phone and phone == mask(record["contact"]["phone"]):
         pass
     elif phone:
         found = find_phones(phone)

@@ -1,6 +1,7 @@
 """Dispatch throughput (`hotline bench --dispatch`): records pushed through extract -> store -> relay -> the
 reference sink on loopback, one stage after the other, and counted at both ends: none may be lost or
-duplicated. The sink runs in its own process, as a receiver would."""
+duplicated. The sink runs in its own process, as a receiver would. The baseline of the same run: the same
+records POSTed straight to the sink at the same concurrency, without the outbox."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import aiohttp
 from sqlalchemy.engine import Engine
 
 from bot import PROJECT_DIR
-from bot.dispatch.client import DispatchClient
+from bot.dispatch.client import DispatchClient, record_body
 from bot.dispatch.config import DispatchConfig
 from bot.dispatch.relay import Relay
 from bot.intake.dataset import HELDOUT_FILE, read_examples, train_files
@@ -65,6 +66,7 @@ def run(records: int = 1000, extractor: Extractor | None = None) -> dict[str, An
         config = replace(DispatchConfig.from_env(), poll_interval=0.05)
         with _SinkProcess(Path(tmp) / "sink.db") as url:
             relay_s, sink = asyncio.run(_relay(engine, replace(config, url=url), len(extracted)))
+            direct_s = asyncio.run(_direct(url, [r.to_dict() for r in extracted], config.concurrency))
         counts = Outbox(engine).counts()
         engine.dispose()
 
@@ -78,6 +80,8 @@ def run(records: int = 1000, extractor: Extractor | None = None) -> dict[str, An
         "store_records_per_s": round(len(extracted) / store_s, 1),
         "relay_records_per_s": round(len(extracted) / relay_s, 1),
         "end_to_end_records_per_s": round(len(extracted) / total, 1),
+        "direct_post_records_per_s": round(len(extracted) / direct_s, 1),
+        "relay_vs_direct_post": round(direct_s / relay_s, 2),
         "outbox": counts,
         "sink": sink,
         "refused": counts["dead"],
@@ -112,6 +116,22 @@ class _SinkProcess:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+
+async def _direct(url: str, records: list[dict[str, Any]], concurrency: int) -> float:
+    """Seconds to POST the same records straight to the sink at the same concurrency, with no outbox: the
+    baseline the relay's rate is compared with (the sink counts these apart, under their own keys)."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def post(session: aiohttp.ClientSession, record: dict[str, Any]) -> None:
+        async with slots, session.post(f"{url}/records", json=record_body(record, None),
+                                       headers={"Idempotency-Key": uuid.uuid4().hex}) as response:
+            response.raise_for_status()
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(post(session, r) for r in records))
+        return time.perf_counter() - t0
 
 
 async def _relay(engine: Engine, config: DispatchConfig, expected: int) -> tuple[float, dict[str, Any]]:

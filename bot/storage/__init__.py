@@ -14,13 +14,13 @@ from sqlalchemy.engine import Engine
 from bot import PROJECT_DIR
 from bot.storage.agents import Agents, Session
 from bot.storage.outbox import Outbox, OutboxItem
-from bot.storage.records import AWAITING_AGENT, FIELDS, STATUSES, Change, Storage, StoredRecord
+from bot.storage.records import AWAITING_AGENT, FIELDS, STATUSES, Change, StatusConflict, Storage, StoredRecord
 from bot.storage.schema import migrate
 
 DEFAULT_DB = PROJECT_DIR / "var" / "hotline.db"
 
-__all__ = ["AWAITING_AGENT", "FIELDS", "STATUSES", "Agents", "Change", "Outbox", "OutboxItem", "Session", "Storage",
-           "StoredRecord", "database_url", "load_engine", "load_storage", "open_engine"]
+__all__ = ["AWAITING_AGENT", "FIELDS", "STATUSES", "Agents", "Change", "Outbox", "OutboxItem", "Session",
+           "StatusConflict", "Storage", "StoredRecord", "database_url", "load_engine", "load_storage", "open_engine"]
 
 
 def database_url() -> str:
@@ -50,6 +50,7 @@ def load_engine(url: str | None = None) -> Engine:
 
 
 def load_storage(url: str | None = None) -> Storage:
+    """The record store on the process's engine for `url` (default: database_url())."""
     return Storage(load_engine(url))
 
 

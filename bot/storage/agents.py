@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -28,12 +29,14 @@ class Session:
 
 
 def hash_password(password: str) -> str:
+    """scrypt with a random salt."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
 
 
 def check_password(password: str, stored: str) -> bool:
+    """Whether the password matches a hash_password() value, compared in constant time."""
     try:
         scheme, salt, digest = stored.split("$")
     except ValueError:
@@ -42,6 +45,11 @@ def check_password(password: str, stored: str) -> bool:
         return False
     got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), dklen=32, **_SCRYPT)
     return hmac.compare_digest(got.hex(), digest)
+
+
+@lru_cache(maxsize=1)
+def _decoy() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _token_hash(token: str) -> str:
@@ -64,11 +72,13 @@ class Agents:
         with self.engine.begin() as db:
             if db.execute(sa.select(agents.c.username).where(agents.c.username == username)).first():
                 db.execute(agents.update().where(agents.c.username == username).values(**values))
+                db.execute(sessions.delete().where(sessions.c.username == username))  # a reset logs out
             else:
                 db.execute(agents.insert().values(username=username, created_at=datetime.now(timezone.utc),
                                                   **values))
 
     def exists(self) -> bool:
+        """Whether any account exists."""
         with self.engine.connect() as db:
             return db.execute(sa.select(agents.c.username).limit(1)).first() is not None
 
@@ -76,8 +86,8 @@ class Agents:
         """A new session token, or None for a wrong name or password."""
         with self.engine.connect() as db:
             row = db.execute(sa.select(agents).where(agents.c.username == username)).mappings().first()
-        # An unknown name costs the same hashing as a known one.
-        ok = check_password(password, row["password_hash"] if row else hash_password("x" * 8)) and row is not None
+        # An unknown name costs the same single hash as a known one.
+        ok = check_password(password, row["password_hash"] if row else _decoy()) and row is not None
         if not ok:
             return None
         token = secrets.token_urlsafe(32)
@@ -90,6 +100,7 @@ class Agents:
         return token
 
     def session(self, token: str) -> Session | None:
+        """The live session of a token, or None."""
         query = (sa.select(sessions.c.username, sessions.c.csrf, sessions.c.expires_at, agents.c.display_name)
                  .join(agents, agents.c.username == sessions.c.username)
                  .where(sessions.c.token_hash == _token_hash(token)))
@@ -100,10 +111,12 @@ class Agents:
         return Session(row.username, row.display_name, row.csrf)
 
     def logout(self, token: str) -> None:
+        """End the session of a token."""
         with self.engine.begin() as db:
             db.execute(sessions.delete().where(sessions.c.token_hash == _token_hash(token)))
 
     def log_access(self, username: str, record_id: str, what: str) -> None:
+        """Remember that an agent saw what is masked on a record."""
         with self.engine.begin() as db:
             db.execute(access_log.insert().values(at=datetime.now(timezone.utc), username=username,
                                                   record_id=record_id, what=what))

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.storage.records import Storage, _aware, _log
 from bot.storage.schema import outbox, records
@@ -64,32 +64,36 @@ class Outbox:
                                               row["ticket"]))
         return claimed
 
-    def delivered(self, item: OutboxItem, fmt: str, remote_id: str | None, remote_status: str | None = None) -> None:
-        """The receiver has it; `fmt` is the protocol it was sent in (json | open311)."""
+    def delivered(self, item: OutboxItem, fmt: str, remote_id: str | None, remote_status: str | None = None) -> bool:
+        """The receiver has it; `fmt` is the protocol it was sent in (json | open311). False when this caller's
+        lease was lost to another relay, which then owns the row."""
         now = datetime.now(timezone.utc)
         with self.engine.begin() as db:
-            db.execute(outbox.update().where(outbox.c.seq == item.seq).values(
-                state="delivered", format=fmt, delivered_at=now, lease_until=None, remote_id=remote_id,
-                remote_status=remote_status, last_error=None))
+            if not _own(db, item, state="delivered", format=fmt, delivered_at=now, lease_until=None,
+                        remote_id=remote_id, remote_status=remote_status, last_error=None):
+                return False
+            old = db.execute(sa.select(records.c.status).where(records.c.id == item.record_id)).scalar()
             db.execute(records.update().where(records.c.id == item.record_id)
                        .values(status="dispatched", updated_at=now))
-            _log(db, item.record_id, "dispatch", "status", "queued", "dispatched", now)
+            _log(db, item.record_id, "dispatch", "status", old, "dispatched", now)
             if remote_id:
                 _log(db, item.record_id, "dispatch", "remote_id", None, remote_id, now)
+        return True
 
-    def retry(self, item: OutboxItem, error: str, delay: float) -> None:
-        """Back to pending, due after `delay` seconds."""
+    def retry(self, item: OutboxItem, error: str, delay: float) -> bool:
+        """Back to pending, due after `delay` seconds; False when the lease was lost."""
         now = datetime.now(timezone.utc)
         with self.engine.begin() as db:
-            db.execute(outbox.update().where(outbox.c.seq == item.seq).values(
-                state="pending", lease_until=None, last_error=error[:500], next_at=now + timedelta(seconds=delay)))
+            return _own(db, item, state="pending", lease_until=None, last_error=error[:500],
+                        next_at=now + timedelta(seconds=delay))
 
-    def dead(self, item: OutboxItem, error: str) -> None:
-        """Given up: the record returns to the desk with the reason."""
+    def dead(self, item: OutboxItem, error: str) -> bool:
+        """Given up: the record returns to the desk with the reason; False when the lease was lost."""
         with self.engine.begin() as db:
-            db.execute(outbox.update().where(outbox.c.seq == item.seq).values(
-                state="dead", lease_until=None, last_error=error[:500]))
+            if not _own(db, item, state="dead", lease_until=None, last_error=error[:500]):
+                return False
         self.store.settle(item.record_id, "dead", "dispatch", note=f"派单失败（{item.attempts}次尝试）：{error[:200]}")
+        return True
 
     def remote_status(self, seq: int, status: str) -> None:
         """A status read back from the receiver; `closed` closes the record."""
@@ -111,6 +115,7 @@ class Outbox:
         return [(r.seq, r.format, r.remote_id) for r in rows]
 
     def counts(self) -> dict[str, int]:
+        """Rows per state."""
         with self.engine.connect() as db:
             rows = db.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all()
         return {state: 0 for state in STATES} | {state: n for state, n in rows}
@@ -121,3 +126,11 @@ class Outbox:
             found = db.execute(sa.select(outbox).where(outbox.c.record_id == record_id)
                                .order_by(outbox.c.seq)).mappings().all()
         return [{k: v for k, v in row.items() if k != "payload"} for row in found]
+
+
+def _own(db: Connection, item: OutboxItem, **values: Any) -> bool:
+    """Update the row only while this attempt still holds it: a relay whose lease ran out and whose row another
+    relay claimed again must not overwrite that relay's outcome."""
+    done = db.execute(outbox.update().where(outbox.c.seq == item.seq, outbox.c.state == "sending",
+                                            outbox.c.attempts == item.attempts).values(**values))
+    return bool(done.rowcount)

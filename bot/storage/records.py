@@ -21,6 +21,12 @@ BEIJING = timezone(timedelta(hours=8))
 STATUSES = ("handoff", "queued", "dispatched", "dead", "answered", "redirect", "rejected", "duplicate", "closed")
 """handoff and dead wait for an agent; queued waits in the outbox; the rest are settled."""
 AWAITING_AGENT = ("handoff", "dead")
+SETTLED = ("queued", "dispatched", "rejected", "duplicate", "closed")
+"""a record in one of these keeps its status when the conversation saves it again"""
+
+
+class StatusConflict(Exception):
+    """The record left the state the caller expected (another agent, or the relay, got there first)."""
 
 # Desk form field -> path in the record JSON.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -97,19 +103,23 @@ class Storage:
                 db.execute(records.update().where(records.c.seq == seq).values(ticket=_ticket(seq, now)))
                 _log(db, data["id"], actor, "status", None, status, now)
             else:
+                if row.status in SETTLED:  # a retried action must not re-send or reopen it
+                    status = columns["status"] = row.status
                 db.execute(records.update().where(records.c.seq == row.seq).values(**columns))
                 if row.status != status:
                     _log(db, data["id"], actor, "status", row.status, status, now)
             if status == "queued":
                 _enqueue(db, data, now)
-        stored = self.get(data["id"])
-        assert stored is not None
-        return stored
+            return self._get(db, data["id"])
 
     def get(self, record_id: str) -> StoredRecord | None:
         with self.engine.connect() as db:
             row = db.execute(sa.select(records).where(records.c.id == record_id)).mappings().first()
         return _stored(row) if row else None
+
+    @staticmethod
+    def _get(db: Connection, record_id: str) -> StoredRecord:
+        return _stored(db.execute(sa.select(records).where(records.c.id == record_id)).mappings().one())
 
     def by_ticket(self, ticket: str) -> StoredRecord | None:
         with self.engine.connect() as db:
@@ -124,15 +134,19 @@ class Storage:
         return [_stored(r) for r in rows]
 
     def edit(self, record_id: str, changes: dict[str, Any], actor: str) -> StoredRecord:
-        """Apply an agent's field changes (keys of FIELDS); each changed field gets a history line.
-        Derived fields follow: kind from type, category from subcategory, deadline from urgency."""
+        """Apply an agent's field changes (keys of FIELDS) to a record waiting for an agent; each changed field
+        gets a history line. Derived fields follow: kind from type, category from subcategory, deadline from
+        urgency. StatusConflict when the record was settled or changed meanwhile."""
         unknown = set(changes) - set(FIELDS)
         if unknown:
             raise ValueError(f"fields cannot be edited: {sorted(unknown)}")
         tax = load_taxonomy()
         now = _now()
         with self.engine.begin() as db:
-            data = _load(db, record_id)
+            row = db.execute(sa.select(records.c.data).where(records.c.id == record_id)).first()
+            if row is None:
+                raise KeyError(record_id)
+            data = json.loads(row.data)
             for name, value in changes.items():
                 *parents, leaf = FIELDS[name]
                 target = data
@@ -152,21 +166,34 @@ class Storage:
                 elif name == "urgency":
                     received = datetime.fromisoformat(data["received_at"])
                     data["deadline"] = (received + timedelta(hours=tax.urgency_hours[value])).isoformat()
-            db.execute(records.update().where(records.c.id == record_id)
-                       .values(updated_at=now, **_columns(data)))
-        stored = self.get(record_id)
-        assert stored is not None
-        return stored
+            # Compare-and-set: nobody settled or edited it since it was read.
+            done = db.execute(records.update().where(records.c.id == record_id,
+                                                     records.c.status.in_(AWAITING_AGENT),
+                                                     records.c.data == row.data)
+                              .values(updated_at=now, **_columns(data)))
+            if not done.rowcount:
+                raise StatusConflict(record_id)
+            return self._get(db, record_id)
 
     def confirm(self, record_id: str, units: list[dict[str, str]], actor: str) -> StoredRecord:
-        """An agent confirmed the record: it is queued for dispatch to `units`."""
-        stored = self.get(record_id)
-        if stored is None:
-            raise KeyError(record_id)
-        data = stored.record
-        data["dispatch"] = {"action": "dispatch", "units": units, "reason": f"坐席{actor}确认派单"}
-        data["needs_review"] = False
-        return self.save(data, "queued", actor=actor)
+        """An agent confirmed the record: it is queued for dispatch to `units`. StatusConflict when it no longer
+        waits for an agent (two agents confirming at once: one wins)."""
+        now = _now()
+        with self.engine.begin() as db:
+            row = db.execute(sa.select(records.c.data, records.c.status).where(records.c.id == record_id)).first()
+            if row is None:
+                raise KeyError(record_id)
+            data = json.loads(row.data)
+            data["dispatch"] = {"action": "dispatch", "units": units, "reason": f"坐席{actor}确认派单"}
+            data["needs_review"] = False
+            done = db.execute(records.update().where(records.c.id == record_id,
+                                                     records.c.status.in_(AWAITING_AGENT))
+                              .values(status="queued", updated_at=now, **_columns(data)))
+            if not done.rowcount:
+                raise StatusConflict(record_id)
+            _log(db, record_id, actor, "status", row.status, "queued", now)
+            _enqueue(db, data, now)
+            return self._get(db, record_id)
 
     def settle(self, record_id: str, status: str, actor: str, note: str | None = None,
                merged_into: str | None = None) -> StoredRecord:
@@ -182,9 +209,7 @@ class Storage:
             _log(db, record_id, actor, "status", old, status, now)
             if note:
                 _log(db, record_id, actor, "note", None, note, now)
-        stored = self.get(record_id)
-        assert stored is not None
-        return stored
+            return self._get(db, record_id)
 
     def history(self, record_id: str) -> list[Change]:
         with self.engine.connect() as db:
@@ -252,17 +277,21 @@ class Storage:
 
 
 def _enqueue(db: Connection, data: dict[str, Any], now: datetime) -> None:
-    """One live outbox row per record: a record already waiting is not queued twice."""
-    live = db.execute(sa.select(outbox.c.seq).where(outbox.c.record_id == data["id"],
-                                                     outbox.c.state.in_(("pending", "sending")))).first()
-    if live:
+    """One live outbox row per record, and none once delivered. The key is stable for one dispatch of one
+    record whatever the retries; a record re-confirmed after a dead letter keeps the last key when the payload
+    is the same (the receiver may have stored an attempt it never answered) and gets a new one otherwise."""
+    rows = db.execute(sa.select(outbox.c.state, outbox.c.key, outbox.c.payload).where(outbox.c.record_id == data["id"])
+                      .order_by(outbox.c.seq)).all()
+    if any(r.state in ("pending", "sending", "delivered") for r in rows):
         return
-    rounds = db.execute(sa.select(sa.func.count()).where(outbox.c.record_id == data["id"])).scalar_one()
-    # The key is stable for one dispatch of one record, whatever the retries; a record re-confirmed after a
-    # dead letter is a new dispatch with a new key.
-    key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:{data['id']}:{rounds}"))
-    db.execute(outbox.insert().values(record_id=data["id"], key=key, payload=_dumps(data),
-                                      state="pending", attempts=0, next_at=now, created_at=now))
+    payload = _dumps(data)
+    if rows and json.loads(rows[-1].payload) == data:
+        db.execute(outbox.update().where(outbox.c.key == rows[-1].key).values(
+            state="pending", attempts=0, next_at=now, lease_until=None))
+        return
+    key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hotline:{data['id']}:{len(rows)}"))
+    db.execute(outbox.insert().values(record_id=data["id"], key=key, payload=payload, state="pending",
+                                      attempts=0, next_at=now, created_at=now))
 
 
 def _check_status(status: str) -> None:
@@ -276,14 +305,6 @@ def _columns(data: dict[str, Any]) -> dict[str, Any]:
             "urgency": data["urgency"], "deadline": data["deadline"], "district": data["location"]["district"],
             "street": data["location"]["street"], "action": data["dispatch"]["action"], "phone": phone,
             "words": f"{data['text']}\n{data['summary']}", "data": _dumps(data)}
-
-
-def _load(db: Connection, record_id: str) -> dict[str, Any]:
-    raw = db.execute(sa.select(records.c.data).where(records.c.id == record_id)).scalar()
-    if raw is None:
-        raise KeyError(record_id)
-    data: dict[str, Any] = json.loads(raw)
-    return data
 
 
 def _log(db: Connection, record_id: str, actor: str, field: str, old: Any, new: Any, at: datetime) -> None:

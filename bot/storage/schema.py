@@ -6,6 +6,7 @@ step in its own transaction, and the version it reached is kept in `schema_versi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -98,7 +99,8 @@ schema_version = sa.Table("schema_version", meta, sa.Column("version", sa.Intege
 
 
 def _v2(db: Connection) -> None:
-    """Version 1 had the records table only."""
+    """Version 1 had the records table only, and called a record the bot would dispatch `filed`: with no
+    outbox then, those go to an agent, who confirms them."""
     for name in ("subcategory", "phone", "media", "note", "merged_into", "words"):
         column = records.c[name]
         db.execute(sa.text(f"ALTER TABLE records ADD COLUMN {name} {column.type.compile(db.dialect)}"))
@@ -111,6 +113,8 @@ def _v2(db: Connection) -> None:
             phone=data["contact"].get("phone")))
     for table in (history, outbox, agents, sessions, access_log):
         table.create(db, checkfirst=True)
+    db.execute(records.update().where(records.c.status == "filed").values(
+        status="handoff", note="系统升级前登记的工单，请核对后派单"))
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _v2)]
@@ -118,8 +122,22 @@ LATEST = MIGRATIONS[-1][0]
 
 
 def migrate(engine: Engine) -> int:
-    """Create or bring forward the schema; returns the version reached."""
+    """Create or bring forward the schema; returns the version reached. Processes starting together on a new
+    database: PostgreSQL serialises them with an advisory lock; on SQLite the loser of the race tries again
+    and finds the schema made."""
+    for attempt in range(3):
+        try:
+            return _migrate(engine)
+        except sa.exc.OperationalError:
+            if attempt == 2 or engine.dialect.name != "sqlite":
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _migrate(engine: Engine) -> int:
     with engine.begin() as db:
+        _lock(db)
         inspector = sa.inspect(db)
         if inspector.has_table("schema_version"):
             version = int(db.execute(sa.select(schema_version.c.version)).scalar_one())
@@ -134,7 +152,15 @@ def migrate(engine: Engine) -> int:
     for number, step in MIGRATIONS:
         if number > version:
             with engine.begin() as db:
-                step(db)
-                db.execute(schema_version.update().values(version=number))
-            version = number
+                _lock(db)
+                version = int(db.execute(sa.select(schema_version.c.version)).scalar_one())
+                if number > version:  # another process may have taken this step meanwhile
+                    step(db)
+                    db.execute(schema_version.update().values(version=number))
+                    version = number
     return version
+
+
+def _lock(db: Connection) -> None:
+    if db.dialect.name == "postgresql":
+        db.execute(sa.text("SELECT pg_advisory_xact_lock(12345)"))

@@ -38,10 +38,13 @@ def test_login_refuses_a_wrong_password_and_a_forged_form(desk):
         assert wrong.status == 401 and "用户名或密码不正确" in await wrong.text()
         forged = await client.post("/login", data={"username": "li", "password": "x", "login_csrf": "guess"})
         assert forged.status == 403
-        # the redirect after login stays on this site
-        ok = await client.post("/login", data={"username": "li", "password": "desk-test-pass", "login_csrf": token,
-                                               "next": "//evil.example/"}, allow_redirects=False)
-        assert ok.status == 303 and ok.headers["Location"] == "/"
+        # the redirect after login stays on this site, however the address is dressed up
+        for evil in ("//evil.example/", "/\t/evil.example", "/\\evil.example", "https://evil.example/", "/\n/x"):
+            page = await (await client.get("/login")).text()
+            token = re.search(r'name="login_csrf" value="([^"]+)"', page).group(1)
+            ok = await client.post("/login", data={"username": "li", "password": "desk-test-pass",
+                                                   "login_csrf": token, "next": evil}, allow_redirects=False)
+            assert ok.status == 303 and ok.headers["Location"] == "/", evil
         cookie = ok.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     desk(scenario)
@@ -69,7 +72,7 @@ def test_reveal_shows_the_phone_and_is_logged_without_the_number(desk, heating, 
         revealed = await (await client.post("/records/" + heating.id, data={"action": "reveal", "csrf": token})).text()
         assert "13911112222" in revealed
         page = await (await client.get("/records/" + heating.id)).text()
-        assert "li：查看完整电话" in page and "13911112222" not in page
+        assert "li：查看完整号码" in page and "13911112222" not in page
     with caplog.at_level(logging.INFO):
         desk(scenario)
     assert "desk reveal" in caplog.text and "13911112222" not in caplog.text
@@ -92,7 +95,7 @@ def test_correct_and_confirm_queues_the_corrected_record(desk, heating, store, e
         response = await client.post("/records/" + heating.id, data={
             "csrf": token, "action": "confirm", "type": "complaint", "subcategory": "utilities.heating",
             "urgency": "2", "district": "海淀区", "street": "中关村街道", "address": "中关村东路1号院",
-            "name": "王先生", "phone": "139****2222", "summary": "中关村东路1号院暖气不热"})
+            "name": "王先生", "phone": "*******2222", "summary": "中关村东路1号院暖气不热"})
         assert response.status == 200 and "已确认，进入派单队列" in await response.text()
         assert heating.ticket not in await (await client.get("/queue/rows")).text()
     desk(scenario)
@@ -155,10 +158,10 @@ def test_search_finds_by_text_phone_district_and_this_week(desk, heating, store,
     store.save(extractor.extract("海淀区中关村路灯不亮好几天了"), "handoff")
 
     async def scenario(client):
-        await logged_in(client)
+        token = await logged_in(client)
         by_text = await (await client.get("/search", params={"text": "暖气"})).text()
         assert heating.ticket in by_text and "共 1 件" in by_text
-        by_phone = await (await client.get("/search", params={"phone": "13911112222"})).text()
+        by_phone = await (await client.post("/search", data={"phone": "13911112222", "csrf": token})).text()
         assert heating.ticket in by_phone and "13911112222" not in by_phone.split('class="queue"')[1]
         by_district = await (await client.get("/search", params={"district": "海淀区"})).text()
         assert heating.ticket not in by_district and "共 1 件" in by_district
@@ -191,4 +194,41 @@ def test_logout_ends_the_session(desk):
         token = await logged_in(client)
         await client.post("/logout", data={"csrf": token})
         assert (await client.get("/", allow_redirects=False)).status == 303
+    desk(scenario)
+
+
+def test_saving_unchanged_masked_fields_keeps_the_stored_values(desk, store, extractor):
+    record = extractor.extract("建国路88号院10-2-1201家里停水了，电话13911112222")
+    record.summary = "建国路88号院10-2-1201停水，联系13911112222"
+    saved = store.save(record, "handoff")
+
+    async def scenario(client):
+        token = await logged_in(client)
+        page = await (await client.get("/records/" + saved.id)).text()
+        shown = {name: re.search(rf'name="{name}" id="{name}"[^>]*value="([^"]*)"', page)
+                 for name in ("phone", "address")}
+        summary = re.search(r'id="summary"[^>]*>([^<]*)</textarea>', page).group(1)
+        assert "13911112222" not in summary
+        data = {"csrf": token, "action": "save", "type": saved.record["type"],
+                "subcategory": saved.record["subcategory"], "urgency": str(saved.record["urgency"]),
+                "district": saved.record["location"]["district"] or "",
+                "street": saved.record["location"]["street"] or "", "summary": summary,
+                "phone": shown["phone"].group(1), "address": shown["address"].group(1)}
+        assert (await client.post("/records/" + saved.id, data=data)).status == 200
+    desk(scenario)
+    after = store.get(saved.id).record
+    assert after["summary"] == record.summary and after["contact"]["phone"] == "13911112222"
+    assert after["location"]["address"] == saved.record["location"]["address"]
+    assert not [c for c in store.history(saved.id) if c.field in ("summary", "phone", "address")]
+
+
+def test_a_queue_poll_after_the_session_ended_asks_for_a_login(desk):
+    async def scenario(client):
+        token = await logged_in(client)
+        await client.post("/logout", data={"csrf": token})
+        poll = await client.get("/queue/rows", allow_redirects=False)
+        assert poll.status == 303 and unquote(poll.headers["Location"]) == "/login?next=/queue/rows"
+        # a search that carried a phone number does not put it in the login redirect
+        search = await client.get("/search", params={"phone": "13911112222"}, allow_redirects=False)
+        assert "13911112222" not in search.headers["Location"]
     desk(scenario)

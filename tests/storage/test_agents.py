@@ -32,6 +32,10 @@ def test_login_session_and_logout(engine):
     assert len(rows) == 1 and token not in str(rows)
     agents.logout(token)
     assert agents.session(token) is None
+    # a password reset ends every session of the account
+    token = agents.login("li", "secret-pass")
+    agents.add("li", "new-secret-pass")
+    assert agents.session(token) is None and agents.login("li", "new-secret-pass")
 
 
 def test_expired_session_is_refused(engine):

@@ -109,13 +109,12 @@ def test_search_by_text_phone_district_category_and_date(engine, extractor):
     assert store.search(text="%") == [] and store.search(text="_") == []
 
 
-def test_confirm_queues_one_dispatch_and_a_second_confirm_adds_none(engine, record):
+def test_confirm_queues_one_dispatch(engine, record):
     store = Storage(engine)
     store.save(record, "handoff")
     units = [{"name": "朝阳区望京街道办事处", "level": "street"}]
     stored = store.confirm(record.id, units, actor="agent7")
     assert stored.status == "queued" and stored.record["dispatch"]["units"] == units
-    store.confirm(record.id, units, actor="agent7")
     assert Outbox(engine).counts()["pending"] == 1
 
 
@@ -142,3 +141,24 @@ def test_load_storage_honours_the_url(tmp_path, record, monkeypatch):
     load_storage().save(record, "handoff")
     assert (tmp_path / "env.db").exists()
     assert load_storage(url).get(record.id) is not None
+
+
+def test_settled_records_keep_their_status_when_saved_again(engine, record):
+    store = Storage(engine)
+    store.save(record, "handoff")
+    store.settle(record.id, "rejected", "li", note="非本市事项")
+    assert store.save(record, "handoff").status == "rejected"
+
+
+def test_only_one_of_two_agents_confirms(engine, record):
+    from bot.storage import StatusConflict
+
+    store = Storage(engine)
+    store.save(record, "handoff")
+    units = [{"name": "x", "level": "city"}]
+    store.confirm(record.id, units, actor="li")
+    with pytest.raises(StatusConflict):
+        store.confirm(record.id, units, actor="wang")
+    with pytest.raises(StatusConflict):
+        store.edit(record.id, {"district": "海淀区"}, actor="wang")
+    assert Outbox(engine).counts()["pending"] == 1

@@ -23,6 +23,8 @@ function tick() {
 async function refreshQueue(body) {
   try {
     const response = await fetch(body.dataset.src, { credentials: "same-origin" });
+    // A redirect means the session ended: reload, which lands on the login page.
+    if (response.redirected) { window.location.reload(); return; }
     if (response.ok) { body.innerHTML = await response.text(); tick(); }
   } catch (e) { /* the next poll tries again */ }
 }
