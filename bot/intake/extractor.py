@@ -203,7 +203,9 @@ class Extractor:
     def _location(self, text: str, place: Resolution, pred: Prediction | None,
                   evidence: dict[str, list[Span]]) -> Location:
         address: tuple[int, int] | None = None
-        slot = next((s for s in pred.slots if s[2] == "address" and s[3] > 0.5), None) if pred else None
+        # A one-character "address" is a stray tag (the 王 of 王先生), never a place.
+        slot = next((s for s in pred.slots if s[2] == "address" and s[3] > 0.5 and s[1] - s[0] >= 2),
+                    None) if pred else None
         if slot:
             address = (slot[0], slot[1])
         elif place.mentions:

@@ -96,12 +96,14 @@ def screenshot(driver, tmp_path: Path, name: str) -> None:
 
 def test_agent_corrects_and_confirms_and_the_unit_receives_the_correction(servers, browser, extractor, tmp_path):
     store = Storage(servers["engine"])
-    # The system heard 望京 and a heating problem; the citizen meant 中关村 and a leaking roof.
-    wrong = extractor.extract("我是王先生，望京那边小区暖气片漏水了，家里墙都湿了，电话13911112222")
-    others = [extractor.extract(t) for t in ("电梯困人了，里面有个老人，在回龙观龙泽苑，快来人",
+    # The system heard 望京 and a heating problem; the citizen meant 中关村 and a leaking roof. No phone was
+    # given, so the record waits for an agent.
+    wrong = extractor.extract("我是王先生，望京那边小区暖气片漏水了，家里墙都湿了")
+    others = [extractor.extract(t) for t in ("电梯困人了，里面有个老人，在回龙观龙泽苑，快来人，电话13911112222",
                                              "我要举报，隔壁楼群租，住了十几个人，在双井那边",
                                              "楼道的灯坏了一个星期了没人修")]
     for record in [wrong, *others]:
+        assert record.dispatch.action == "handoff", record.dispatch
         store.save(record, "handoff")
     ticket = store.get(wrong.id).ticket
 
