@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for tests: its own cluster in a temporary directory, on a Unix socket only."""
+"""A throwaway PostgreSQL server for tests: its own cluster in a temporary directory, on a free loopback port."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def postgres_server() -> Iterator[tuple[str, int]]:
         subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
                         "--locale=C"], check=True, capture_output=True)
         subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                        f"-p {port} -k {root} -c listen_addresses='' -c fsync=off", "start"],
+                        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
                        check=True, capture_output=True)
         yield root, port
     finally:
@@ -48,7 +48,8 @@ def postgres_server() -> Iterator[tuple[str, int]]:
 
 
 def url(socket_dir: str, port: int, database: str) -> str:
-    return f"postgresql+psycopg2://postgres@/{database}?host={socket_dir}&port={port}"
+    # TCP on loopback rather than the socket: Rasa's SQL tracker store takes a host and a port.
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/{database}"
 
 
 def create_database(socket_dir: str, port: int, database: str) -> str:

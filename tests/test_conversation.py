@@ -9,10 +9,12 @@ import urllib.request
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from bot import PROJECT_DIR
 from bot.assistant import DIALOGUE_DATA, RASA_MODEL, ServeOptions, start, stop
 from bot.storage import load_storage
+from tests.postgres import create_database
 
 RASA = [sys.executable, "-m", "rasa"]
 
@@ -46,10 +48,15 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, monkeypatch_module):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory, monkeypatch_module):
+    """The servers on the default SQLite file, then on PostgreSQL (records and Rasa's tracker store)."""
     logs = tmp_path_factory.mktemp("serve")
-    url = f"sqlite:///{logs / 'hotline.db'}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{logs / 'hotline.db'}"
+    else:
+        socket_dir, port = request.getfixturevalue("postgres")
+        url = create_database(socket_dir, port, f"conversation_{uuid.uuid4().hex[:8]}")
     monkeypatch_module.setenv("HOTLINE_DB_URL", url)
     opts = ServeOptions(port=_free_port(), actions_port=_free_port())
     procs = start(opts, log_dir=logs)
@@ -101,6 +108,13 @@ def test_a_demand_conversation_files_the_confirmed_record(server):
     assert record["contact"]["phone"] == "13911112222"
     assert record["channel"] == "web" and record["urgency"] in (1, 2)
     assert "再见" in _say(opts, sender, "没有了")
+    # Rasa's tracker store is the same database, not a fallback in memory
+    engine = sa.create_engine(url)
+    with engine.connect() as db:
+        turns = db.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                           {"s": sender}).scalar_one()
+    engine.dispose()
+    assert turns == 11  # every message of the conversation above
 
 
 def test_an_emergency_is_redirected_and_recorded(server):

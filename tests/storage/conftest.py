@@ -3,15 +3,9 @@ import itertools
 import pytest
 
 from bot.storage import open_engine
-from tests.postgres import create_database, postgres_server
+from tests.postgres import create_database
 
 _numbers = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
