@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_intake(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(Path(args.watch))
+    if not args.inputs:
+        print("error: give audio files or texts, or --watch DIR", file=sys.stderr)
+        return 2
     from bot.intake.extractor import Extractor, Message
     from bot.speech import SpeechConfig
     from bot.voice import is_audio_path, record_from_audio
@@ -104,6 +110,24 @@ def cmd_intake(args: argparse.Namespace) -> int:
             print(_line(record, args.json))
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _watch(directory: Path) -> int:
+    """Recordings dropped into `directory` -> records stored and queued (or handed to an agent), until Ctrl-C."""
+    from bot.storage import load_engine
+    from connectors.recordings import RecordingSpool, watch
+
+    if not directory.is_dir():
+        print(f"error: {directory} is not a directory", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    spool_dir = os.environ.get("HOTLINE_RECORDINGS_DIR") or PROJECT_DIR / "var" / "recordings"
+    spool = RecordingSpool(load_engine(), Path(spool_dir))
+    try:
+        watch(directory, spool)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_install_whisper(args: argparse.Namespace) -> int:
@@ -265,7 +289,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(func=cmd_transcribe)
     i = sub.add_parser("intake", help="audio files or texts -> one record per input, in order")
-    i.add_argument("inputs", nargs="+", help="audio file paths (transcribed first) or citizen texts")
+    i.add_argument("inputs", nargs="*", help="audio file paths (transcribed first) or citizen texts")
+    i.add_argument("--watch", metavar="DIR", help="take call recordings dropped into DIR (name.json beside "
+                   "name.wav may give call_id, caller, start_time): store, then queue or hand to an agent; "
+                   "idempotent on the call id, resumes after a crash")
     i.add_argument("--json", action="store_true", help="one JSON record per line")
     i.add_argument("--channel", default="phone", choices=["phone", "wechat", "web", "cli"], help="for texts")
     i.set_defaults(func=cmd_intake)

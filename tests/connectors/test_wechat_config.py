@@ -1,0 +1,45 @@
+"""Bad WeChat settings fail at start-up; WeChat API answers map to the right error (a pure function)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectors.wechat import WeChatConfig, WeChatInput
+from connectors.wechat_api import ApiError, QuotaExceeded, ReplyWindowPassed, TokenExpired, Transient, error_for
+
+GOOD = {"token": "tok", "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "appid": "wx1",
+        "secret": "s"}
+
+
+@pytest.mark.parametrize("change", [{"token": ""}, {"encoding_aes_key": "short"}, {"encoding_aes_key": "é" * 43},
+                                    {"appid": None}, {"secret": ""}, {"api_base": "ftp://x"},
+                                    {"timestamp_window": 0}, {"timestamp_window": "soon"}, {"lease": -1},
+                                    {"max_attempts": 0}, {"unknown": 1}])
+def test_bad_settings_fail_at_start(change: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        WeChatInput.from_credentials({**GOOD, **change})
+
+
+def test_good_settings_and_no_secret_in_repr() -> None:
+    channel = WeChatInput.from_credentials({**GOOD, "timestamp_window": "120", "api_base": "http://127.0.0.1:1"})
+    assert isinstance(channel, WeChatInput) and channel.name() == "wechat"
+    assert channel.config.timestamp_window == 120.0
+    assert "abcdefghij" not in repr(channel.config) and "tok" not in repr(WeChatConfig(**GOOD))
+
+
+@pytest.mark.parametrize(("status", "body", "error"), [
+    (200, {"errcode": 0, "errmsg": "ok"}, None),
+    (200, {"access_token": "T", "expires_in": 7200}, None),
+    (200, {"errcode": 40001, "errmsg": "invalid credential"}, TokenExpired),
+    (200, {"errcode": 42001, "errmsg": "access_token expired"}, TokenExpired),
+    (200, {"errcode": 45015, "errmsg": "response out of time limit"}, ReplyWindowPassed),
+    (200, {"errcode": 45047, "errmsg": "out of response count limit"}, QuotaExceeded),
+    (200, {"errcode": -1, "errmsg": "system error"}, Transient),
+    (200, {"errcode": 40003, "errmsg": "invalid openid"}, ApiError),
+    (502, None, Transient), (429, None, Transient), (404, None, ApiError), (200, ["x"], ApiError),
+])
+def test_error_for(status: int, body: Any, error: type[ApiError] | None) -> None:
+    found = error_for(status, body)
+    assert (found is None) if error is None else type(found) is error
