@@ -73,12 +73,15 @@ class ServeOptions:
     """action server"""
     model: Path = RASA_MODEL
     """trained Rasa model"""
+    credentials: Path = PROJECT_DIR / "credentials.yml"
+    """the input channels (REST, WeChat, recording upload) and their settings"""
 
     @classmethod
     def from_env(cls) -> ServeOptions:
         return cls(host=os.environ.get("HOTLINE_HOST", "127.0.0.1"), port=int(os.environ.get("HOTLINE_PORT", 5005)),
                    actions_port=int(os.environ.get("HOTLINE_ACTIONS_PORT", 5055)),
-                   model=Path(os.environ.get("HOTLINE_RASA_MODEL") or RASA_MODEL))
+                   model=Path(os.environ.get("HOTLINE_RASA_MODEL") or RASA_MODEL),
+                   credentials=Path(os.environ.get("HOTLINE_CREDENTIALS") or PROJECT_DIR / "credentials.yml"))
 
 
 def endpoints(opts: ServeOptions, url: str | None = None) -> dict[str, object]:
@@ -127,7 +130,7 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
             return procs
         procs.append(subprocess.Popen(
             [*rasa, "run", "--enable-api", "--interface", opts.host, "--port", str(opts.port), "--model",
-             str(opts.model), "--endpoints", str(endpoints_file), "--credentials", "credentials.yml"],
+             str(opts.model), "--endpoints", str(endpoints_file), "--credentials", str(opts.credentials)],
             cwd=PROJECT_DIR, stdout=PIPE, stderr=STDOUT))
         assert procs[1].stdout is not None
         copy_masked(procs[1].stdout, logs / "rasa.log")
