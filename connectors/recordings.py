@@ -210,7 +210,8 @@ class RecordingSpool:
                                    message_id=f"call:{row.call_id}").record
         if row.info.caller and not record.contact.phone:
             record.contact.phone = row.info.caller.lstrip("+")
-        status = "handoff" if record.dispatch.action == "handoff" else "queued"
+            extractor.decide(record)  # the number may be all the policy missed
+        status = _STATUS[record.dispatch.action]
         stored = Storage(self.engine).save(record, status, conversation_id=f"call:{row.call_id}"[:128],
                                            media=str(row.path))
         return stored.id, status
@@ -232,6 +233,10 @@ class RecordingSpool:
 
     def _path(self, call_id: str, suffix: str) -> Path:
         return self.dir / (hashlib.sha256(call_id.encode()).hexdigest()[:32] + suffix)
+
+
+_STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "answer": "answered"}
+"""the stored status of a record by the policy's decision"""
 
 
 def _row(row: Any) -> SpoolRow:

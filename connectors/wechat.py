@@ -92,6 +92,8 @@ class WeChatConfig:
     """tries of one API call on timeouts, 5xx and -1"""
     greeting: str = "/greet"
     """what the bot is told when a citizen opens the chat (user_enter_tempsession)"""
+    allow_plaintext: bool = False
+    """accept 明文 (plaintext) mode, whose signature does not cover the body: only for a server set to 明文"""
 
     def __post_init__(self) -> None:
         WeChatCrypto(self.token, self.encoding_aes_key, self.appid)  # raises on a bad key, token or appid
@@ -231,8 +233,8 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             log.warning("wechat.rejected reason=%s", type(e).__name__)
             return response.text("forbidden" if isinstance(e, BadSignature) else "bad request",
                                  status=403 if isinstance(e, BadSignature) else 400)
-        except Exception:  # the database: no "success", so WeChat tries again
-            log.exception("wechat.store_failed")
+        except Exception as e:  # the database: no "success", so WeChat tries again
+            log.error("wechat.store_failed error=%s", type(e).__name__)  # its text may hold the message
             return response.text("error", status=500)
         log.info("wechat.accepted sender=%s type=%s new=%s", _sender(message.from_user), message.msg_type, new)
         if new:
@@ -247,6 +249,10 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         if not nonce or len(nonce) > 128:
             raise BadSignature("bad nonce")
         if args.get("encrypt_type", "raw") == "raw":
+            # In 明文 mode the signature covers token, timestamp and nonce only: whoever saw one signed query
+            # could post any body. A server set to 安全 or 兼容 refuses it.
+            if not self.config.allow_plaintext:
+                raise BadSignature("plaintext messages are not accepted: the server expects encrypted ones")
             return parse_message(body)
         if args["encrypt_type"] != "aes":
             raise MalformedMessage("unknown encrypt_type")
@@ -358,7 +364,17 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         return str(path)
 
 
-_KINDS: dict[str, type] = {"str": str, "str | None": str, "float": float, "int": int}
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "yes", "1"):
+        return True
+    if str(value).lower() in ("false", "no", "0"):
+        return False
+    raise ValueError(value)
+
+
+_KINDS: dict[str, Any] = {"str": str, "str | None": str, "float": float, "int": int, "bool": _bool}
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -15,14 +15,13 @@ import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
+from xml.parsers import expat
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 MAX_BODY = 256 * 1024
 """largest request body parsed: WeChat's messages are a few kilobytes"""
 _BLOCK = 32  # WeChat pads to 32 bytes, not to AES's 16
-# A document type can declare entities (billion laughs, external files): WeChat never sends one.
-_DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _KEY_CHARS = re.compile(r"^[A-Za-z0-9+/]{43}$")
 
 
@@ -213,15 +212,50 @@ def _fields(body: bytes) -> tuple[dict[str, Any], str]:
         if not isinstance(data, dict):
             raise MalformedMessage("JSON body is not an object")
         return data, fmt
-    if _DOCTYPE.search(body):
+    return _xml_fields(body), fmt
+
+
+def _xml_fields(body: bytes) -> dict[str, str]:
+    """The text of each child of the <xml> root. Read as UTF-8 whatever the document declares (a UTF-16 body
+    cannot smuggle a DOCTYPE past a byte check), and any document type declaration is refused, so no entity
+    is ever defined or expanded."""
+    parser = expat.ParserCreate(encoding="UTF-8")
+    fields: dict[str, str] = {}
+    stack: list[str] = []
+    text: list[str] = []
+    roots: list[str] = []
+
+    def start(name: str, _attrs: Any) -> None:
+        if not stack:
+            roots.append(name)
+        stack.append(name)
+        if len(stack) == 2:
+            text.clear()
+
+    def end(name: str) -> None:
+        if len(stack) == 2:
+            fields[name] = "".join(text)
+        stack.pop()
+
+    def chars(data: str) -> None:
+        if len(stack) == 2:
+            text.append(data)
+
+    def refuse(*_args: Any) -> None:
         raise MalformedMessage("document type declarations are not accepted")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
     try:
-        root = ET.fromstring(body)
-    except (ET.ParseError, ValueError, RecursionError) as e:
+        parser.Parse(body, True)
+    except (expat.ExpatError, ValueError, RecursionError) as e:
         raise MalformedMessage("body is not XML") from e
-    if root.tag != "xml":
+    if roots != ["xml"]:
         raise MalformedMessage("root element is not <xml>")
-    return {child.tag: (child.text or "") for child in root if isinstance(child.tag, str)}, fmt
+    return fields
 
 
 def parse_envelope(body: bytes) -> Envelope | None:

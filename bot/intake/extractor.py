@@ -177,10 +177,16 @@ class Extractor:
         )
         contact_spans = ([(phone.start, phone.end)] if phone else []) + ([(name[1], name[2])] if name else [])
         record.summary = self.summarize(record, contact_spans)
-        units = self.router.units(sub, location.district, location.street) if language == "zh" else []
-        record.needs_review = language != "zh" or bool(self.policy.missing(record) or self.policy.unsure(record))
-        record.dispatch = self.policy.decide(record, units)
+        self.decide(record)
         return record
+
+    def decide(self, record: ComplaintRecord) -> None:
+        """Units, needs_review and the next step, from the record as it stands: again after a channel adds
+        what the words lacked (the caller's number of a recorded call)."""
+        loc = record.location
+        units = self.router.units(record.subcategory, loc.district, loc.street) if record.language == "zh" else []
+        record.needs_review = record.language != "zh" or bool(self.policy.missing(record) or self.policy.unsure(record))
+        record.dispatch = self.policy.decide(record, units)
 
     def _classify(self, pred: Prediction, confidence: dict[str, float]) -> tuple[str, str, int]:
         type_ = max(pred.type, key=lambda k: pred.type[k])

@@ -29,16 +29,17 @@ def database_url() -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine on a migrated database. SQLite runs in WAL mode, safe for several writing processes."""
+    """An engine on a migrated database. SQLite runs in WAL mode, safe for several writing processes. Errors
+    never show the statement's parameters: they hold citizens' words and numbers."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # Pooled connections: SQLAlchemy 1.4 would open a new file connection per transaction. The pool hands
         # them across threads (asyncio.to_thread), one thread at a time.
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                                  poolclass=sa.pool.QueuePool, future=True)
+                                  poolclass=sa.pool.QueuePool, hide_parameters=True, future=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, future=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, future=True)
     migrate(engine)
     return engine
 

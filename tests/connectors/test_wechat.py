@@ -62,9 +62,10 @@ class Channel:
         self.log = tmp / "channel.log"
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks/wechat"
+        # the tests post in every mode, plaintext included
         credentials = {"token": TOKEN, "encoding_aes_key": KEY, "appid": APPID, "secret": SECRET,
-                       "api_base": fake.url, "db_url": self.db_url, "media_dir": str(tmp / "media"),
-                       "lease": lease, "retry_delay": 1.0}
+                       "allow_plaintext": True, "api_base": fake.url, "db_url": self.db_url,
+                       "media_dir": str(tmp / "media"), "lease": lease, "retry_delay": 1.0}
         self.env = {**os.environ, "WECHAT_CREDENTIALS": json.dumps(credentials), "PORT": str(self.port),
                     "TURN_DELAY": str(delay), "TURN_LOG": str(self.turn_log), "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen[bytes] | None = None

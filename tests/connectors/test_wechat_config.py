@@ -43,3 +43,19 @@ def test_good_settings_and_no_secret_in_repr() -> None:
 def test_error_for(status: int, body: Any, error: type[ApiError] | None) -> None:
     found = error_for(status, body)
     assert (found is None) if error is None else type(found) is error
+
+
+def test_plaintext_is_refused_unless_the_server_is_set_to_plaintext() -> None:
+    """明文 mode signs the query only: whoever saw one signed URL could post any body."""
+    import time
+
+    from connectors.wechat_crypto import BadSignature, signature, to_xml
+
+    ts, nonce = str(int(time.time())), "n1"
+    args = {"signature": signature("tok", ts, nonce), "timestamp": ts, "nonce": nonce}
+    body = to_xml({"ToUserName": "gh", "FromUserName": "o1", "CreateTime": 1, "MsgType": "text", "Content": "hi",
+                   "MsgId": 1})
+    with pytest.raises(BadSignature, match="plaintext"):
+        WeChatInput.from_credentials(GOOD).open(args, body)
+    opened = WeChatInput.from_credentials({**GOOD, "allow_plaintext": "true"}).open(args, body)
+    assert opened.content == "hi"

@@ -121,6 +121,10 @@ def test_xml_and_json_messages() -> None:
     to_xml({"ToUserName": "a", "FromUserName": "b", "CreateTime": 1, "MsgType": "location", "Location_X": "nan"}),
     b"{" * 100_000 + b"}" * 100_000,
     b"<xml>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</xml>",
+    # a UTF-16 document hides its DOCTYPE from any byte search; it is read as UTF-8 and refused
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><xml><Content>&a;</Content>'
+    '</xml>'.encode("utf-16-le"),
+    '<?xml version="1.0" encoding="UTF-16"?><xml><ToUserName>a</ToUserName></xml>'.encode("utf-16"),
 ])
 def test_malformed_bodies(body: bytes) -> None:
     with pytest.raises(MalformedMessage):
