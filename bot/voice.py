@@ -39,7 +39,7 @@ def record_from_audio(path: Path, extractor: Extractor, config: SpeechConfig, ch
         raise IntakeError("no speech in the audio" + (f" ({'; '.join(transcript.warnings)})"
                                                       if transcript.warnings else ""))
     # The same recording always gives the same record id.
-    key = message_id or "audio:" + _digest(path)
+    key = message_id or "audio:" + file_digest(path)
     record = extractor.extract(Message(transcript.text, channel=channel, message_id=key,
                                        language=transcript.language))
     add_audio_times(record, transcript)
@@ -59,7 +59,8 @@ def add_audio_times(record: ComplaintRecord, transcript: Transcript) -> None:
                 span.audio_start, span.audio_end = times
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks: the identity of a recording."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

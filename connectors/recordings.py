@@ -113,10 +113,12 @@ class RecordingSpool:
 
     def accept_file(self, source: Path, info: CallInfo, move: bool = False) -> tuple[str, bool]:
         """(call id, True when new) for a recording on disk; a dropped file is moved into the spool."""
+        from bot.voice import file_digest
+
         suffix = source.suffix.lower()
         if not AUDIO_SUFFIX.search(suffix):
             raise RecordingError(f"not an audio file name: {source.name}")
-        call_id = info.call_id or "sha256:" + _digest(source)
+        call_id = info.call_id or "sha256:" + file_digest(source)
         target = self._path(call_id, suffix)
         if self.get(call_id) is not None:
             if move:
@@ -242,14 +244,6 @@ _STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "
 def _row(row: Any) -> SpoolRow:
     return SpoolRow(row["call_id"], Path(row["path"]), CallInfo(None, row["caller"], row["started_at"]),
                     row["state"], row["attempts"], row["record_id"], row["error"])
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def call_info(fields: dict[str, str]) -> CallInfo:
