@@ -5,6 +5,7 @@ wechat_server.py, with a stand-in for Rasa's on_new_message callback), WeChat's 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import statistics
@@ -321,7 +322,8 @@ def test_ack_is_fast_while_the_bot_is_slow(tmp_path: Path, fake: FakeWeChat) -> 
 
         with ThreadPoolExecutor(10) as pool:
             latencies = sorted(pool.map(post, messages))
-        p50, p99 = statistics.median(latencies), latencies[int(0.99 * len(latencies)) - 1]
+        # nearest-rank 99th percentile: of 50 posts that is the slowest one
+        p50, p99 = statistics.median(latencies), latencies[math.ceil(0.99 * len(latencies)) - 1]
         print(f"ack latency over {len(latencies)} posts: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
               f"max {latencies[-1] * 1000:.0f} ms")
         assert p99 < 1.0
