@@ -315,12 +315,14 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             await asyncio.to_thread(self.inbox.extend, key, self.config.lease)
 
     async def _give_up(self, row: InboxRow, error: str) -> None:
-        """The citizen cannot be answered here: the row keeps the error and an agent gets the conversation."""
-        await asyncio.to_thread(self.inbox.failed, row.key, error)
+        """The citizen cannot be answered here: an agent gets the conversation, then the row keeps the error.
+        In that order: a crash in between hands off again (the same record) rather than losing the handoff."""
         try:
             await asyncio.to_thread(self.intake.handoff, self.config.db_url, row.message, row.key, error, row.media)
-        except Exception:
-            log.exception("wechat.handoff_failed sender=%s", _sender(row.message.from_user))
+        except Exception as e:  # the row stays unfinished and is taken up again after its lease
+            log.error("wechat.handoff_failed sender=%s error=%s", _sender(row.message.from_user), type(e).__name__)
+            return
+        await asyncio.to_thread(self.inbox.failed, row.key, error)
 
     async def _turn(self, row: InboxRow) -> tuple[list[str], str | None]:
         """The bot's answers to one message, and the media file it came with."""

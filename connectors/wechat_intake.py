@@ -87,12 +87,17 @@ class Intake:
     def handoff(self, db_url: str | None, message: WeChatMessage, key: str, error: str, media: str | None) -> None:
         """A record of this message for an agent, noting why the bot could not answer."""
         from bot.intake.extractor import Message
+        from bot.storage import AWAITING_AGENT
 
         text = message.content or message.recognition or message.label or "（微信消息，无文字）"
         record: ComplaintRecord = self.extractor().extract(Message(text, channel=CHANNEL, message_id=key))
         storage = _storage(db_url)
-        stored = storage.save(record, "handoff", conversation_id=message.from_user, media=media)
-        storage.settle(stored.id, "handoff", CHANNEL, note=f"微信未能回复：{error[:200]}")
+        existing = storage.get(record.id)  # the voice or location record this message already made
+        if existing is None:
+            existing = storage.save(record, "handoff", conversation_id=message.from_user, media=media)
+        elif existing.status not in AWAITING_AGENT:
+            return  # already queued or settled: the unit or an agent has it; the inbox row keeps the error
+        storage.settle(existing.id, "handoff", CHANNEL, note=f"微信未能回复：{error[:200]}")
 
 
 def _storage(db_url: str | None) -> Storage:

@@ -307,6 +307,22 @@ def test_refused_reply_goes_to_an_agent(channel: Channel, fake: FakeWeChat, reco
     assert stored[0].status == "handoff" and str(errcode) in (stored[0].note or "")
 
 
+def test_a_refused_reply_to_a_voice_message_keeps_its_transcript_record(channel: Channel, fake: FakeWeChat,
+                                                                        records: Storage) -> None:
+    fake.media["voice-refused"] = Media((AUDIO / "heating.wav").read_bytes(), "audio/wav", "voice.wav")
+    openid = "o" + uuid.uuid4().hex[:20]
+    fake.refuse[openid] = 45015
+    voice = {"ToUserName": "gh_hotline", "FromUserName": openid, "CreateTime": int(time.time()), "MsgType": "voice",
+             "MediaId": "voice-refused", "Format": "wav", "MsgId": uuid.uuid4().int % 10**18}
+    assert channel.post(voice, "safe").text == "success"
+    key = f"msg:{voice['MsgId']}"
+    wait_for(lambda: (r := channel.inbox.get(key)) and r.state == "failed", 300, "the failed row")
+    [stored] = records.by_conversation(openid)
+    # the handoff notes why on the record the voice made: the transcript and the recording stay
+    assert stored.status == "handoff" and "45015" in (stored.note or "")
+    assert "暖气" in stored.record["text"] and stored.media
+
+
 def test_ack_is_fast_while_the_bot_is_slow(tmp_path: Path, fake: FakeWeChat) -> None:
     """The issue's bound: ack p99 < 1 s with every turn taking 10 s; all 50 replies still arrive."""
     slow = Channel(tmp_path, fake, delay=10.0)
