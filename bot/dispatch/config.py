@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from bot.envconfig import env_values
 
 FORMATS = ("json", "open311")
 
@@ -85,19 +86,8 @@ class DispatchConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DispatchConfig:
         """The defaults overridden by HOTLINE_DISPATCH_* variables; a bad value raises ValueError."""
-        env = os.environ if environ is None else environ
-        kinds = {f.name: f.type for f in fields(cls)}
-        values: dict[str, str | int | float] = {}
-        for var, name in _ENV.items():
-            raw = env.get(var, "").strip()
-            if not raw:
-                continue
-            try:
-                values[name] = int(raw) if kinds[name] == "int" else float(raw) if kinds[name] == "float" else raw
-            except ValueError:
-                kind = "a whole number" if kinds[name] == "int" else "a number"
-                raise ValueError(f"{var} must be {kind}, got {raw!r}") from None
-        return cls(**values)  # type: ignore[arg-type]
+        values = env_values(cls, _ENV, environ)
+        return cls(**values)
 
 
 def _var(name: str) -> str:

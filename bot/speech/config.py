@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from bot.envconfig import env_values
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_DIR = ROOT / "models" / "whisper-base"
@@ -50,19 +51,8 @@ class SpeechConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SpeechConfig:
-        env = os.environ if environ is None else environ
-        types = {f.name: f.type for f in fields(cls)}
-        values: dict[str, object] = {}
-        for var, name in _ENV.items():
-            raw = env.get(var)
-            if raw is None or raw == "":
-                continue
-            kind = types[name]
-            try:
-                values[name] = int(raw) if kind == "int" else float(raw) if kind == "float" else raw
-            except ValueError:
-                raise ValueError(f"{var}={raw!r} is not a number") from None
-        config = replace(cls(), **values)  # type: ignore[arg-type]
+        values = env_values(cls, _ENV, environ)
+        config = replace(cls(), **values)
         config.check()
         return config
 

@@ -17,7 +17,7 @@ def test_defaults_and_environment():
 
 @pytest.mark.parametrize("env, message", [
     ({"HOTLINE_WHISPER_BACKEND": "whisper.cpp"}, "unknown Whisper backend"),
-    ({"HOTLINE_WHISPER_THREADS": "two"}, "not a number"),
+    ({"HOTLINE_WHISPER_THREADS": "two"}, "HOTLINE_WHISPER_THREADS must be a whole number"),
     ({"HOTLINE_AUDIO_MAX_BYTES": "0"}, "positive"),
     ({"HOTLINE_AUDIO_AGENT_CHANNEL": "2"}, "agent_channel"),
 ])
