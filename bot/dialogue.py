@@ -277,13 +277,12 @@ def build_record(extractor: Extractor, draft: Draft, conversation_id: str, chann
     record.summary = extractor.summarize(record)
     if draft.asides:
         record.summary += "；另询：" + "；".join(draft.asides)
-    units = extractor.router.units(record.subcategory, draft.district, draft.street)
     if reason:
         record.needs_review = True
-        record.dispatch = Dispatch("handoff", units, reason)
+        record.dispatch = Dispatch("handoff", extractor.router.units(record.subcategory, draft.district, draft.street),
+                                   reason)
     else:
         # Confirmed by the citizen: what they confirmed is no longer uncertain.
         record.confidence.update(location=1.0 if draft.street else record.confidence.get("location", 0.0))
-        record.needs_review = bool(extractor.policy.missing(record) or extractor.policy.unsure(record))
-        record.dispatch = extractor.policy.decide(record, units)
+        extractor.decide(record)
     return record

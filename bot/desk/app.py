@@ -169,17 +169,13 @@ async def logout(request: web.Request) -> web.Response:
 
 async def queue_page(request: web.Request) -> web.Response:
     desk = request.app[DESK]
-    return _render(request, "queue.html", rows=_queue_rows(desk), done=request.query.get("done"),
+    return _render(request, "queue.html", rows=desk.store.queue(), done=request.query.get("done"),
                    ticket=request.query.get("ticket"), counts=desk.outbox.counts())
 
 
 async def queue_rows(request: web.Request) -> web.Response:
     """The queue's table body, polled by the page every few seconds."""
-    return _render(request, "queue_rows.html", rows=_queue_rows(request.app[DESK]))
-
-
-def _queue_rows(desk: Desk) -> list[StoredRecord]:
-    return desk.store.queue()
+    return _render(request, "queue_rows.html", rows=request.app[DESK].store.queue())
 
 
 async def search_page(request: web.Request) -> web.Response:

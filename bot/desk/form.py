@@ -106,12 +106,8 @@ def parse(form: dict[str, str], taxonomy: Taxonomy, gazetteer: Gazetteer, record
 
 def flagged(record: dict[str, Any], policy: Policy) -> dict[str, str]:
     """Form fields an agent should look at, with why: low confidence or missing."""
-    out: dict[str, str] = {}
-    for name, key in CONFIDENCE_OF.items():
-        value = record["confidence"].get(key)
-        threshold = policy.thresholds.get(key)
-        if value is not None and threshold is not None and value < threshold:
-            out[name] = f"置信度{value:.2f}"
+    unsure = set(policy.unsure_fields(record["confidence"], record["kind"]))
+    out = {name: f"置信度{record['confidence'][key]:.2f}" for name, key in CONFIDENCE_OF.items() if key in unsure}
     for slot in missing_slots(record["kind"], record["type"], record["location"]["street"], record["contact"]["phone"]):
         for name in MISSING_OF[slot]:
             out.setdefault(name, "缺少")

@@ -45,9 +45,12 @@ class Policy:
 
     def unsure(self, record: ComplaintRecord) -> list[str]:
         """Fields whose confidence is below threshold."""
+        return self.unsure_fields(record.confidence, record.kind)
+
+    def unsure_fields(self, confidence: dict[str, float], kind: str) -> list[str]:
+        """Confidence keys below their threshold; a consultation's place does not matter."""
         return [k for k, t in self.thresholds.items()
-                if k in record.confidence and record.confidence[k] < t
-                and not (k == "location" and record.kind == "consultation")]
+                if k in confidence and confidence[k] < t and not (k == "location" and kind == "consultation")]
 
     def decide(self, record: ComplaintRecord, units: list[Unit]) -> Dispatch:
         """The next step for the record, with the reason an agent will read."""
