@@ -49,7 +49,6 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
             engine = await asyncio.to_thread(load_engine, self.config.db_url)
             self._spool = await asyncio.to_thread(RecordingSpool, engine, Path(self.config.spool_dir),
                                                   self.config.lease)
-            self._wake = asyncio.Event()  # on the server's loop
             self._worker = asyncio.create_task(run_spool(self._spool, self._wake))
 
         async def stop(_app: Any, _loop: Any) -> None:

@@ -87,8 +87,6 @@ class WeChatMessage:
     """Event of an event message (user_enter_tempsession, ...)"""
     session_from: str | None = None
     """SessionFrom of user_enter_tempsession: what the mini-program passed when opening the chat"""
-    body_format: str = "xml"
-    """xml | json: the format it came in, so an answer could use the same"""
 
     @property
     def dedup_key(self) -> str:
@@ -104,8 +102,6 @@ class Envelope:
 
     encrypt: str
     """Encrypt: base64 of the AES-encrypted message"""
-    body_format: str
-    """xml | json"""
 
 
 def signature(token: str, *parts: str) -> str:
@@ -199,20 +195,19 @@ def body_format(body: bytes) -> str:
     raise MalformedMessage("body is neither XML nor JSON")
 
 
-def _fields(body: bytes) -> tuple[dict[str, Any], str]:
-    """The top-level fields of an XML or JSON body, and which format it was."""
+def _fields(body: bytes) -> dict[str, Any]:
+    """The top-level fields of an XML or JSON body."""
     if len(body) > MAX_BODY:
         raise MalformedMessage(f"body larger than {MAX_BODY} bytes")
-    fmt = body_format(body)
-    if fmt == "json":
+    if body_format(body) == "json":
         try:
             data = json.loads(body)
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             raise MalformedMessage("body is not JSON") from e
         if not isinstance(data, dict):
             raise MalformedMessage("JSON body is not an object")
-        return data, fmt
-    return _xml_fields(body), fmt
+        return data
+    return _xml_fields(body)
 
 
 def _xml_fields(body: bytes) -> dict[str, str]:
@@ -260,18 +255,18 @@ def _xml_fields(body: bytes) -> dict[str, str]:
 
 def parse_envelope(body: bytes) -> Envelope | None:
     """The Encrypt field of a body, or None when the body carries the message in plaintext only."""
-    fields, fmt = _fields(body)
+    fields = _fields(body)
     encrypt = fields.get("Encrypt")
     if encrypt is None:
         return None
     if not isinstance(encrypt, str) or not encrypt:
         raise MalformedMessage("Encrypt is not a string")
-    return Envelope(encrypt, fmt)
+    return Envelope(encrypt)
 
 
 def parse_message(body: bytes) -> WeChatMessage:
     """A plaintext XML or JSON message; raises MalformedMessage."""
-    fields, fmt = _fields(body)
+    fields = _fields(body)
     return WeChatMessage(
         to_user=_required(fields, "ToUserName"), from_user=_required(fields, "FromUserName"),
         create_time=_int(fields, "CreateTime"), msg_type=_required(fields, "MsgType"),
@@ -279,7 +274,7 @@ def parse_message(body: bytes) -> WeChatMessage:
         format=_text(fields, "Format"), recognition=_text(fields, "Recognition"),
         latitude=_float(fields, "Location_X", 90), longitude=_float(fields, "Location_Y", 180),
         label=_text(fields, "Label"), pic_url=_text(fields, "PicUrl"), event=_text(fields, "Event"),
-        session_from=_text(fields, "SessionFrom"), body_format=fmt)
+        session_from=_text(fields, "SessionFrom"))
 
 
 def to_xml(fields: dict[str, str | int | float]) -> bytes:

@@ -59,20 +59,20 @@ class Intake:
         _storage(db_url).save(voice.record, "handoff", conversation_id=message.from_user, media=str(path))
         return voice.transcript.text
 
-    def location(self, db_url: str | None, message: WeChatMessage, key: str) -> str | None:
-        """A record placed where the citizen shared their location; its id, or None when the label says
-        nothing a record can be made of."""
+    def location(self, db_url: str | None, message: WeChatMessage, key: str) -> None:
+        """A record placed where the citizen shared their location, unless the label says nothing a record
+        can be made of."""
         from bot.intake.extractor import Message
 
         try:
             record = self.extractor().extract(Message(message.label or "位置", channel=CHANNEL, message_id=key))
         except IntakeError:
-            return None
+            return
         # The gazetteer has names, not coordinates: the district comes from the label, the point is kept.
         record.location.latitude, record.location.longitude = message.latitude, message.longitude
         if not record.location.address and message.label:
             record.location.address = message.label
-        return _storage(db_url).save(record, "handoff", conversation_id=message.from_user).id
+        _storage(db_url).save(record, "handoff", conversation_id=message.from_user)
 
     def attach(self, db_url: str | None, openid: str, media: str | None) -> bool:
         """Attach an image to the citizen's latest record; False when they have none yet."""
