@@ -22,23 +22,23 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, Event, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import PROJECT_DIR
-from connectors.wechat_api import ApiError, QuotaExceeded, ReplyWindowPassed, WeChatClient
+from connectors.wechat_api import ApiError, MaybeSent, QuotaExceeded, ReplyWindowPassed, WeChatClient
 from connectors.wechat_crypto import (
     BadSignature,
     MalformedMessage,
-    ReplayedNonce,
     WeChatCrypto,
     WeChatError,
     WeChatMessage,
@@ -48,7 +48,7 @@ from connectors.wechat_crypto import (
     parse_message,
 )
 from connectors.wechat_intake import Intake
-from connectors.wechat_store import Inbox, InboxRow
+from connectors.wechat_store import Inbox, InboxRow, LeaseLost
 
 log = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -142,6 +142,7 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         self._on_new_message: OnNewMessage | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._app: Any = None
 
     @classmethod
     def name(cls) -> str:
@@ -155,7 +156,8 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         bp = Blueprint("wechat_webhook", __name__)
         self._on_new_message = on_new_message
 
-        async def start(_app: Any, _loop: Any) -> None:
+        async def start(app: Any, _loop: Any) -> None:
+            self._app = app  # Rasa puts its agent on app.ctx once the model is loaded
             await self.start()
 
         async def stop(_app: Any, _loop: Any) -> None:
@@ -221,14 +223,9 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         """Check, store, acknowledge; the turn runs in the background."""
         try:
             message = self.open(args, body)
-            if not await asyncio.to_thread(self.inbox.remember_nonce, args["nonce"], self.config.timestamp_window):
-                raise ReplayedNonce("nonce already used")
-            try:
-                new = await asyncio.to_thread(self.inbox.accept, message)
-            except Exception:
-                # Not stored: WeChat's retry (which may carry the same nonce) must still get in.
-                await asyncio.to_thread(self.inbox.forget_nonce, args["nonce"])
-                raise
+            # The nonce must stay refused as long as the timestamp passes the window check (open checked it).
+            expires_at = int(args["timestamp"]) + self.config.timestamp_window
+            new = await asyncio.to_thread(self.inbox.accept, message, args["nonce"], expires_at)
         except WeChatError as e:
             log.warning("wechat.rejected reason=%s", type(e).__name__)
             return response.text("forbidden" if isinstance(e, BadSignature) else "bad request",
@@ -281,38 +278,82 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             await asyncio.sleep(period)
 
     async def _process(self, key: str) -> None:
+        """Claim the row and work on it while the lease holds; a worker whose lease is lost stops at once."""
         row = await asyncio.to_thread(self.inbox.claim, key, self.config.lease)
         if row is None:
             return
-        sender = _sender(row.message.from_user)
-        heartbeat = asyncio.create_task(self._heartbeat(key))
+        work = asyncio.create_task(self._work(row))
+        held_until = time.time() + self.config.lease
         try:
-            if row.state == "received":
-                row.replies, media = await self._turn(row)
-                await asyncio.to_thread(self.inbox.turned, key, row.replies, media)
-            assert self._client is not None
-            for i in range(row.sent, len(row.replies or [])):
-                await self._client.send_text(row.message.from_user, (row.replies or [])[i])
-                await asyncio.to_thread(self.inbox.sent, key, i + 1)
-            await asyncio.to_thread(self.inbox.done, key)
-            log.info("wechat.replied sender=%s replies=%d", sender, len(row.replies or []))
-        except (ReplyWindowPassed, QuotaExceeded) as e:
-            log.warning("wechat.reply_refused sender=%s errcode=%s", sender, e.errcode)
-            await self._give_up(row, str(e))
-        except Exception as e:
-            if row.attempts >= self.config.max_attempts:
-                log.exception("wechat.gave_up sender=%s", sender)
-                await self._give_up(row, f"{type(e).__name__}: {e}")
-            else:
-                log.warning("wechat.retry sender=%s error=%s", sender, type(e).__name__)
-                await asyncio.to_thread(self.inbox.retry, key, f"{type(e).__name__}: {e}", self.config.retry_delay)
+            while not (await asyncio.wait({work}, timeout=self.config.lease / 3))[0]:
+                try:
+                    if not await asyncio.to_thread(self.inbox.extend, row, self.config.lease):
+                        raise LeaseLost(key)
+                    held_until = time.time() + self.config.lease
+                except Exception as e:
+                    # A database blip may pass; a lease that runs out before the next heartbeat may not.
+                    if isinstance(e, LeaseLost) or time.time() + self.config.lease / 3 >= held_until:
+                        log.warning("wechat.lease_lost sender=%s", _sender(row.message.from_user))
+                        break
         finally:
-            heartbeat.cancel()
+            work.cancel()  # a no-op when it is done
 
-    async def _heartbeat(self, key: str) -> None:
-        while True:
-            await asyncio.sleep(self.config.lease / 3)
-            await asyncio.to_thread(self.inbox.extend, key, self.config.lease)
+    async def _work(self, row: InboxRow) -> None:
+        sender = _sender(row.message.from_user)
+        try:
+            try:
+                if row.state == "received":
+                    await self._answer(row)
+                await self._send(row)
+                await asyncio.to_thread(self.inbox.done, row)
+                log.info("wechat.replied sender=%s replies=%d", sender, len(row.replies or []))
+            except (ReplyWindowPassed, QuotaExceeded) as e:
+                log.warning("wechat.reply_refused sender=%s errcode=%s", sender, e.errcode)
+                await self._give_up(row, str(e))
+            except LeaseLost:
+                raise
+            except Exception as e:
+                if row.attempts >= self.config.max_attempts:
+                    log.exception("wechat.gave_up sender=%s", sender)
+                    await self._give_up(row, f"{type(e).__name__}: {e}")
+                else:
+                    log.warning("wechat.retry sender=%s error=%s", sender, type(e).__name__)
+                    await asyncio.to_thread(self.inbox.retry, row, f"{type(e).__name__}: {e}",
+                                            self.config.retry_delay)
+        except LeaseLost:
+            log.warning("wechat.lease_lost sender=%s", sender)
+
+    async def _answer(self, row: InboxRow) -> None:
+        """Run the turn, or, when an earlier run died after Rasa saved it, take its answers from the tracker:
+        the citizen's message makes one turn however often the row is claimed."""
+        replies = await self._answered(row) if row.attempts > 1 else None
+        if replies is None:
+            replies, row.media = await self._turn(row)
+        else:
+            log.info("wechat.turn_recovered sender=%s", _sender(row.message.from_user))
+        row.replies = replies
+        await asyncio.to_thread(self.inbox.turned, row, replies, row.media)
+
+    async def _answered(self, row: InboxRow) -> list[str] | None:
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None
+        tracker = await store.retrieve(row.message.from_user)
+        return answers_to(tracker.events, row.key) if tracker else None
+
+    async def _send(self, row: InboxRow) -> None:
+        assert self._client is not None
+        replies = row.replies or []
+        for i in range(row.sent, len(replies)):
+            error = None
+            try:
+                await self._client.send_text(row.message.from_user, replies[i])
+            except MaybeSent as e:
+                # WeChat's send has no idempotency key: sending again could answer twice. Noted on the row.
+                log.warning("wechat.reply_uncertain sender=%s", _sender(row.message.from_user))
+                error = f"回复可能未送达：{e}"
+            await asyncio.to_thread(self.inbox.sent, row, i + 1, error)
 
     async def _give_up(self, row: InboxRow, error: str) -> None:
         """The citizen cannot be answered here: an agent gets the conversation, then the row keeps the error.
@@ -322,7 +363,7 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         except Exception as e:  # the row stays unfinished and is taken up again after its lease
             log.error("wechat.handoff_failed sender=%s error=%s", _sender(row.message.from_user), type(e).__name__)
             return
-        await asyncio.to_thread(self.inbox.failed, row.key, error)
+        await asyncio.to_thread(self.inbox.failed, row, error)
 
     async def _turn(self, row: InboxRow) -> tuple[list[str], str | None]:
         """The bot's answers to one message, and the media file it came with."""
@@ -364,6 +405,21 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         path = Path(self.config.media_dir) / (hashlib.sha256(row.key.encode()).hexdigest()[:32] + suffix)
         await asyncio.to_thread(_write, path, found.data)
         return str(path)
+
+
+def answers_to(events: Iterable[Event], message_id: str) -> list[str] | None:
+    """The bot's texts after the citizen's message `message_id` in a tracker's events, up to the next message;
+    None when the tracker does not have that message."""
+    answers: list[str] | None = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if answers is not None:
+                break
+            if event.message_id == message_id:
+                answers = []
+        elif answers is not None and isinstance(event, BotUttered) and event.text:
+            answers.append(event.text)
+    return answers
 
 
 def _bool(value: Any) -> bool:

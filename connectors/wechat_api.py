@@ -37,11 +37,15 @@ class ReplyWindowPassed(ApiError):
 
 
 class QuotaExceeded(ApiError):
-    """45047 and other 450xx limits: too many messages to this citizen or for this app"""
+    """45047: the customer-service messages allowed in reply to this citizen are used up"""
 
 
 class Transient(ApiError):
     """-1 (system busy), HTTP 5xx, timeouts and broken connections: worth another try"""
+
+
+class MaybeSent(ApiError):
+    """A send timed out or lost its connection after the request went out: WeChat may have delivered it."""
 
 
 def error_for(status: int, body: Any) -> ApiError | None:
@@ -58,8 +62,10 @@ def error_for(status: int, body: Any) -> ApiError | None:
         return TokenExpired(code, message)
     if code == 45015:
         return ReplyWindowPassed(code, message)
-    if 45000 <= code < 46000:
+    if code == 45047:
         return QuotaExceeded(code, message)
+    # Other codes (45009/45011 API rate limits, 45002 too long, ...) are plain errors: the channel tries the
+    # message again later and hands it to an agent after its last try.
     if code == -1:
         return Transient(code, message)
     return ApiError(code, message)
@@ -112,7 +118,7 @@ class WeChatClient:
     async def send_text(self, openid: str, text: str) -> None:
         """One customer-service text message to a citizen."""
         await self._with_token("POST", "/cgi-bin/message/custom/send",
-                               {"touser": openid, "msgtype": "text", "text": {"content": text}})
+                               {"touser": openid, "msgtype": "text", "text": {"content": text}}, resend=False)
 
     async def media(self, media_id: str) -> Media:
         """A temporary media file (voice, image) by its MediaId."""
@@ -135,11 +141,12 @@ class WeChatClient:
             await self._sleep(attempt)
         raise AssertionError("unreachable")
 
-    async def _with_token(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _with_token(self, method: str, path: str, payload: dict[str, Any], resend: bool = True
+                          ) -> dict[str, Any]:
         for attempt in range(self.attempts):
             token = await self.access_token()
             try:
-                return await self._call(method, path, {"access_token": token}, payload)
+                return await self._call(method, path, {"access_token": token}, payload, resend)
             except TokenExpired:
                 if attempt == self.attempts - 1:
                     raise
@@ -147,14 +154,20 @@ class WeChatClient:
         raise AssertionError("unreachable")
 
     async def _call(self, method: str, path: str, params: dict[str, str],
-                    payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One API call; Transient errors are tried again up to `attempts` times."""
+                    payload: dict[str, Any] | None = None, resend: bool = True) -> dict[str, Any]:
+        """One API call; Transient errors are tried again up to `attempts` times. With resend False a request
+        that may have arrived (time-out, connection lost after connecting) is not sent again: MaybeSent."""
         for attempt in range(self.attempts):
             try:
                 async with self.session.request(method, self.api_base + path, params=params, json=payload) as resp:
                     body = _json(await resp.read())
                     error = error_for(resp.status, body)
+            except aiohttp.ClientConnectorError as e:  # never connected: nothing was sent
+                error = Transient(-4, type(e).__name__)
+                body = None
             except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                if not resend:
+                    raise MaybeSent(-4, type(e).__name__) from e
                 error = Transient(-4, type(e).__name__)
                 body = None
             if error is None and isinstance(body, dict):

@@ -15,12 +15,13 @@ from bot import PROJECT_DIR
 from bot.storage.agents import Agents, Session
 from bot.storage.outbox import Outbox, OutboxItem
 from bot.storage.records import AWAITING_AGENT, FIELDS, STATUSES, Change, StatusConflict, Storage, StoredRecord
-from bot.storage.schema import migrate
+from bot.storage.schema import create_tables, migrate
 
 DEFAULT_DB = PROJECT_DIR / "var" / "hotline.db"
 
 __all__ = ["AWAITING_AGENT", "FIELDS", "STATUSES", "Agents", "Change", "Outbox", "OutboxItem", "Session",
-           "StatusConflict", "Storage", "StoredRecord", "database_url", "load_engine", "load_storage", "open_engine"]
+           "StatusConflict", "Storage", "StoredRecord", "create_tables", "database_url", "load_engine", "load_storage",
+           "open_engine"]
 
 
 def database_url() -> str:

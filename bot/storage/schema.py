@@ -164,3 +164,20 @@ def _migrate(engine: Engine) -> int:
 def _lock(db: Connection) -> None:
     if db.dialect.name == "postgresql":
         db.execute(sa.text("SELECT pg_advisory_xact_lock(12345)"))
+
+
+def create_tables(engine: Engine, meta: sa.MetaData) -> None:
+    """Create a channel's tables, and add the nullable columns a later version gave them to tables an earlier
+    version made (the channels' tables only ever grow by such columns)."""
+    with engine.begin() as db:
+        _lock(db)
+        meta.create_all(db)
+        inspector = sa.inspect(db)
+        for table in meta.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    if not column.nullable:
+                        raise RuntimeError(f"{table.name}.{column.name}: a new column must be nullable")
+                    kind = column.type.compile(db.dialect)
+                    db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

@@ -32,6 +32,11 @@ class FakeWeChat:
     media: dict[str, Media] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)
     """openid -> errcode the send API answers for that citizen (45015, 45047)"""
+    hold: dict[str, float] = field(default_factory=dict)
+    """message text -> seconds the send of that text is held (once) before it is accepted; a sender that hung
+    up meanwhile has sent nothing"""
+    held: list[str] = field(default_factory=list)
+    """texts whose send is or was held"""
     expire_next_token: bool = False
     """answer the next send with 42001 (expired), as WeChat does when a token is revoked early"""
     url: str = ""
@@ -68,6 +73,14 @@ class FakeWeChat:
         code = self.refuse.get(body["touser"])
         if code:
             return web.json_response({"errcode": code, "errmsg": REFUSALS.get(code, "refused")})
+        content = body.get("text", {}).get("content", "")
+        with self._lock:
+            delay = self.hold.pop(content, 0.0)
+        if delay:
+            self.held.append(content)
+            await asyncio.sleep(delay)
+            if request.transport is None or request.transport.is_closing():
+                return web.json_response({"errcode": -1, "errmsg": "system error"})
         with self._lock:
             self.sent.append(body)
         return web.json_response({"errcode": 0, "errmsg": "ok"})

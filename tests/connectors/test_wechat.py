@@ -57,7 +57,8 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 class Channel:
     """One channel process; start() again after kill() is a restart on the same database."""
 
-    def __init__(self, tmp: Path, fake: FakeWeChat, delay: float = 0.0, lease: float = 60.0) -> None:
+    def __init__(self, tmp: Path, fake: FakeWeChat, delay: float = 0.0, lease: float = 60.0,
+                 crash_after_turn: bool = False) -> None:
         self.db_url = f"sqlite:///{tmp / 'hotline.db'}"
         self.turn_log = tmp / "turns.jsonl"
         self.log = tmp / "channel.log"
@@ -68,7 +69,9 @@ class Channel:
                        "allow_plaintext": True, "api_base": fake.url, "db_url": self.db_url,
                        "media_dir": str(tmp / "media"), "lease": lease, "retry_delay": 1.0}
         self.env = {**os.environ, "WECHAT_CREDENTIALS": json.dumps(credentials), "PORT": str(self.port),
-                    "TURN_DELAY": str(delay), "TURN_LOG": str(self.turn_log), "PYTHONUNBUFFERED": "1"}
+                    "TURN_DELAY": str(delay), "TURN_LOG": str(self.turn_log), "PYTHONUNBUFFERED": "1",
+                    "TRACKER_DB": str(tmp / "trackers.db"),
+                    "CRASH_MARKER": str(tmp / "crashed") if crash_after_turn else ""}
         self.proc: subprocess.Popen[bytes] | None = None
         self.engine = open_engine(self.db_url)
         self.inbox = Inbox(self.engine)
@@ -211,6 +214,22 @@ def test_rejected_requests_leave_no_row(channel: Channel, fake: FakeWeChat, case
     time.sleep(0.5)
     assert channel.inbox.get(f"msg:{message['MsgId']}") is None
     assert fake.texts(message["FromUserName"]) == []
+
+
+def test_a_retry_with_the_same_nonce_gets_success(channel: Channel, fake: FakeWeChat) -> None:
+    """WeChat may retry a request as it was, nonce and all: the message is stored, so the answer is "success"
+    and nothing runs twice; the nonce still refuses any other message."""
+    message = text_message("小区门口垃圾没人清")
+    params, body = signed(message, "safe")
+    first, again = (requests.post(channel.url + "/webhook", params=params, data=body, timeout=10) for _ in range(2))
+    assert (first.text, again.text) == ("success", "success")
+    wait_for(lambda: fake.texts(message["FromUserName"]), 20, "the reply")
+    other = text_message("别的消息")
+    other_params, other_body = signed(other, "safe", nonce=params["nonce"], timestamp=params["timestamp"])
+    refused = requests.post(channel.url + "/webhook", params=other_params, data=other_body, timeout=10)
+    assert refused.status_code == 400 and channel.inbox.get(f"msg:{other['MsgId']}") is None
+    time.sleep(1)
+    assert channel.turns(f"msg:{message['MsgId']}") == 1 and len(fake.texts(message["FromUserName"])) == 1
 
 
 def test_same_msgid_four_times_in_parallel_is_one_turn(channel: Channel, fake: FakeWeChat) -> None:
@@ -368,5 +387,53 @@ def test_killed_between_ack_and_reply(tmp_path: Path, fake: FakeWeChat) -> None:
         assert channel.turns(key) == 1
         row = channel.inbox.get(key)
         assert row is not None and row.state == "done" and row.sent == 1
+    finally:
+        channel.stop()
+
+
+def test_killed_after_the_turn_was_saved_before_the_channel_noted_it(tmp_path: Path, fake: FakeWeChat) -> None:
+    """The process dies right after Rasa saved the turn in its tracker store, before the inbox row says so.
+    After the restart the answers come from the tracker: the turn does not run again, the reply goes once."""
+    channel = Channel(tmp_path, fake, lease=2.0, crash_after_turn=True)
+    channel.start()
+    message = text_message("小区暖气不热，家里只有十六度")
+    openid, key = message["FromUserName"], f"msg:{message['MsgId']}"
+    try:
+        assert channel.post(message, "safe").text == "success"
+        assert channel.proc is not None
+        channel.proc.wait(30)  # it dies by itself, once the turn is saved
+        assert channel.turns(key) == 1 and fake.texts(openid) == []
+        assert channel.inbox.get(key).state == "received"  # type: ignore[union-attr]
+        channel.start()
+        wait_for(lambda: fake.texts(openid), 30, "the reply after the restart")
+        time.sleep(3)
+        assert fake.texts(openid) == ["收到：小区暖气不热，家里只有十六度"]
+        assert channel.turns(key) == 1
+        row = channel.inbox.get(key)
+        assert row is not None and row.state == "done" and row.attempts == 2
+        assert "wechat.turn_recovered" in channel.log.read_text()
+    finally:
+        channel.stop()
+
+
+def test_killed_between_two_replies(tmp_path: Path, fake: FakeWeChat) -> None:
+    """SIGKILL while the second of two replies is being sent: after the restart only that one goes out."""
+    channel = Channel(tmp_path, fake, lease=2.0)
+    channel.start()
+    message = text_message("井盖丢了（两条）")
+    openid, key = message["FromUserName"], f"msg:{message['MsgId']}"
+    fake.hold["第二条：井盖丢了（两条）"] = 20.0
+    try:
+        assert channel.post(message, "safe").text == "success"
+        wait_for(lambda: fake.held and (r := channel.inbox.get(key)) and r.sent == 1, 30, "the second send")
+        channel.kill()
+        assert fake.texts(openid) == ["收到：井盖丢了（两条）"]
+        channel.start()
+        wait_for(lambda: len(fake.texts(openid)) == 2, 30, "the second reply after the restart")
+        time.sleep(3)
+        assert fake.texts(openid) == ["收到：井盖丢了（两条）", "第二条：井盖丢了（两条）"]
+        assert channel.turns(key) == 1
+        row = channel.inbox.get(key)
+        assert row is not None and (row.state, row.sent) == ("done", 2)
     finally:
         channel.stop()

@@ -1,7 +1,9 @@
-"""Bad WeChat settings fail at start-up; WeChat API answers map to the right error (a pure function)."""
+"""Bad WeChat settings fail at start-up; WeChat API answers map to the right error (a pure function); the API
+client tries again only what is safe to send twice."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -38,6 +40,9 @@ def test_good_settings_and_no_secret_in_repr() -> None:
     (200, {"errcode": 45047, "errmsg": "out of response count limit"}, QuotaExceeded),
     (200, {"errcode": -1, "errmsg": "system error"}, Transient),
     (200, {"errcode": 40003, "errmsg": "invalid openid"}, ApiError),
+    # rate limits are not the reply quota: tried again later, not handed off at once
+    (200, {"errcode": 45009, "errmsg": "reach max api daily quota limit"}, ApiError),
+    (200, {"errcode": 45011, "errmsg": "api minute-quota reach limit"}, ApiError),
     (502, None, Transient), (429, None, Transient), (404, None, ApiError), (200, ["x"], ApiError),
 ])
 def test_error_for(status: int, body: Any, error: type[ApiError] | None) -> None:
@@ -59,3 +64,55 @@ def test_plaintext_is_refused_unless_the_server_is_set_to_plaintext() -> None:
         WeChatInput.from_credentials(GOOD).open(args, body)
     opened = WeChatInput.from_credentials({**GOOD, "allow_plaintext": "true"}).open(args, body)
     assert opened.content == "hi"
+
+
+class SlowWeChat:
+    """A loopback stand-in of WeChat's API whose send answers after `delay` seconds; it counts requests."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.sends = 0
+        self.token_calls = 0
+
+    async def __aenter__(self) -> str:
+        from aiohttp import web
+
+        async def token(_request: web.Request) -> web.Response:
+            self.token_calls += 1
+            return web.json_response({"access_token": "T", "expires_in": 7200})
+
+        async def send(_request: web.Request) -> web.Response:
+            self.sends += 1
+            await asyncio.sleep(self.delay)
+            return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+        app = web.Application()
+        app.router.add_get("/cgi-bin/token", token)
+        app.router.add_post("/cgi-bin/message/custom/send", send)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.runner.cleanup()
+
+
+def test_a_send_that_timed_out_is_not_sent_again() -> None:
+    """WeChat's send has no idempotency key: after a time-out the message may have arrived, so a second send
+    could reply twice. The client says so (MaybeSent) instead of retrying."""
+    import aiohttp
+
+    from connectors.wechat_api import MaybeSent, WeChatClient
+
+    async def run() -> int:
+        slow = SlowWeChat(delay=2.0)
+        async with slow as url, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
+            client = WeChatClient(session, url, "wx1", "s", attempts=4, backoff=0.01)
+            with pytest.raises(MaybeSent):
+                await client.send_text("o1", "您好")
+        return slow.sends
+
+    assert asyncio.run(run()) == 1
+

@@ -1,6 +1,7 @@
 """The WeChat channel inside the real Rasa server: loaded from a credentials file by its dotted path, a
 signed message runs a turn through the trained assistant and its actions, and the assistant's answer
-reaches the citizen through (the fake of) WeChat's customer-service API."""
+reaches the citizen through (the fake of) WeChat's customer-service API. The tracker Rasa saved holds what
+a restarted channel needs to send a turn's answers without running it again."""
 
 import json
 import time
@@ -10,8 +11,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 import yaml
+from rasa.shared.core.events import deserialise_events
 
 from bot.assistant import ServeOptions, start, stop
+from connectors.wechat import answers_to
 from tests.connectors.fake_wechat import FakeWeChat
 from tests.connectors.test_wechat import APPID, KEY, SECRET, TOKEN, _port, signed, text_message, wait_for
 
@@ -40,13 +43,15 @@ def test_a_wechat_message_is_a_turn_of_the_real_assistant(served):
     url = f"http://{opts.host}:{opts.port}/webhooks/wechat/webhook"
     openid = "o" + uuid.uuid4().hex[:20]
 
-    def say(text: str) -> None:
-        params, body = signed(text_message(text, openid=openid), mode="safe")
+    def say(text: str) -> str:
+        message = text_message(text, openid=openid)
+        params, body = signed(message, mode="safe")
         answer = requests.post(url, params=params, data=body, timeout=30, headers={"Content-Type": "text/xml"})
         assert answer.status_code == 200 and answer.text == "success"
+        return f"msg:{message['MsgId']}"
 
     started = time.monotonic()
-    say("我家暖气一点都不热，屋里才十五度")
+    first = say("我家暖气一点都不热，屋里才十五度")
     # the turn's answers are sent one by one: wait for the question that ends it
     wait_for(lambda: any("哪个区" in r for r in fake.texts(openid)), 120, "the assistant's answer")
     replies = fake.texts(openid)
@@ -62,3 +67,6 @@ def test_a_wechat_message_is_a_turn_of_the_real_assistant(served):
     engine.dispose()
     channels = [json.loads(e)["input_channel"] for e in events]
     assert channels == ["wechat", "wechat"]
+    # the first turn's answers, as the channel would recover them after a crash, are the replies it sent
+    tracker = requests.get(f"http://{opts.host}:{opts.port}/conversations/{openid}/tracker", timeout=30).json()
+    assert answers_to(deserialise_events(tracker["events"]), first) == replies
