@@ -292,6 +292,8 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
                     held_until = time.time() + self.config.lease
                 except Exception as e:
                     # A database blip may pass; a lease that runs out before the next heartbeat may not.
+                    if work.done():
+                        break
                     if isinstance(e, LeaseLost) or time.time() + self.config.lease / 3 >= held_until:
                         log.warning("wechat.lease_lost sender=%s", _sender(row.message.from_user))
                         break
@@ -322,6 +324,8 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
                                             self.config.retry_delay)
         except LeaseLost:
             log.warning("wechat.lease_lost sender=%s", sender)
+        except Exception:  # the database failed while noting the outcome: the row is taken up after its lease
+            log.exception("wechat.process_failed sender=%s", sender)
 
     async def _answer(self, row: InboxRow) -> None:
         """Run the turn, or, when an earlier run died after Rasa saved it, take its answers from the tracker:
