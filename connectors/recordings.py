@@ -4,8 +4,9 @@ folder the telephony system drops recordings into (`hotline intake --watch DIR`)
 Both go through one spool: the file is written into the spool directory and a row keyed by the call id is
 committed before the upload is answered (or the dropped file is moved away). Rows are then transcribed one at a
 time, each under a lease, so whatever was accepted but not processed when a process died is processed after the
-restart. The call id makes it idempotent: a second upload of one call is answered `duplicate` and changes
-nothing; a recording without a call id is keyed by its content."""
+restart. The call id makes it idempotent: a second upload of one call with the same content is answered
+`duplicate` and changes nothing, one with other content is refused; a recording without a call id is keyed by
+its content."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import PROJECT_DIR
 from bot.intake.errors import IntakeError
+from bot.storage import create_tables
 from bot.voice import AUDIO_SUFFIX
 
 if TYPE_CHECKING:
@@ -54,11 +56,16 @@ spool = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float),
+    sa.Column("digest", sa.String(64)),  # sha256 of the recording; None on rows from before it was kept
 )
 
 
 class RecordingError(ValueError):
     """An upload or dropped file that cannot be accepted; the message says why."""
+
+
+class RecordingConflict(RecordingError):
+    """A call id already spooled with a different recording."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class SpoolRow:
     attempts: int
     record_id: str | None
     error: str | None
+    digest: str | None
+    """sha256 of the recording (None on rows from before it was kept)"""
 
 
 class RecordingSpool:
@@ -107,28 +116,21 @@ class RecordingSpool:
         self.engine = engine
         self.dir = spool_dir
         self.lease = lease
-        meta.create_all(engine)
+        create_tables(engine, meta)  # adds `digest` to a table an earlier version made
         self._lock = threading.Lock()
         self._models: tuple[Extractor, SpeechConfig] | None = None
 
     def accept_file(self, source: Path, info: CallInfo, move: bool = False) -> tuple[str, bool]:
-        """(call id, True when new) for a recording on disk; a dropped file is moved into the spool."""
+        """(call id, True when new) for a recording on disk; a dropped file is moved into the spool (removed
+        once its row is committed, or at once when it is a duplicate)."""
         from bot.voice import file_digest
 
         suffix = source.suffix.lower()
         if not AUDIO_SUFFIX.search(suffix):
             raise RecordingError(f"not an audio file name: {source.name}")
-        call_id = info.call_id or "sha256:" + file_digest(source)
-        target = self._path(call_id, suffix)
-        if self.get(call_id) is not None:
-            if move:
-                source.unlink(missing_ok=True)
-            return call_id, False
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)  # whole or absent: a crash never leaves half a recording under the final name
-        new = self._insert(call_id, target, info)
+        digest = file_digest(source)
+        call_id = info.call_id or "sha256:" + digest
+        new = not self._spooled(call_id, digest) and self._store(call_id, digest, source, suffix, info)
         if move:
             source.unlink(missing_ok=True)
         return call_id, new
@@ -137,18 +139,10 @@ class RecordingSpool:
         """(call id, True when new) for an uploaded recording."""
         if not AUDIO_SUFFIX.search(suffix):
             raise RecordingError(f"not an audio file type: {suffix or 'none'}")
-        call_id = info.call_id or "sha256:" + hashlib.sha256(data).hexdigest()
-        if self.get(call_id) is not None:
-            return call_id, False
-        target = self._path(call_id, suffix.lower())
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        return call_id, self._insert(call_id, target, info)
+        digest = hashlib.sha256(data).hexdigest()
+        call_id = info.call_id or "sha256:" + digest
+        new = not self._spooled(call_id, digest) and self._store(call_id, digest, data, suffix.lower(), info)
+        return call_id, new
 
     def get(self, call_id: str) -> SpoolRow | None:
         with self.engine.connect() as db:
@@ -218,12 +212,52 @@ class RecordingSpool:
                                            media=str(row.path))
         return stored.id, status
 
-    def _insert(self, call_id: str, path: Path, info: CallInfo) -> bool:
+    def _spooled(self, call_id: str, digest: str) -> bool:
+        """Whether the call is spooled with this content already; RecordingConflict when with other content."""
+        row = self.get(call_id)
+        if row is None:
+            return False
+        if row.digest is not None and row.digest != digest:
+            raise RecordingConflict(f"call_id {call_id} already used for a different recording")
+        return True
+
+    def _store(self, call_id: str, digest: str, content: Path | bytes, suffix: str, info: CallInfo) -> bool:
+        """Write the recording and commit its row; False when a concurrent upload of the call won."""
+        target = self._path(call_id, digest, suffix)
+        self._write(target, content)
+        if self._insert(call_id, digest, target, info):
+            return True
+        if (row := self.get(call_id)) is None or row.path != target:
+            target.unlink(missing_ok=True)  # the winner's file is another one: leave nothing unreferenced
+        self._spooled(call_id, digest)
+        return False
+
+    def _write(self, target: Path, content: Path | bytes) -> None:
+        """The recording under its final name, whole or absent after a crash, and on disk (file and name)
+        before its row is committed and a dropped original removed."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if isinstance(content, bytes):
+                    f.write(content)
+                else:
+                    with open(content, "rb") as source:
+                        shutil.copyfileobj(source, f, 1 << 20)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.dir)
+
+    def _insert(self, call_id: str, digest: str, path: Path, info: CallInfo) -> bool:
         try:
             with self.engine.begin() as db:
                 db.execute(spool.insert().values(call_id=call_id, path=str(path), caller=info.caller,
                                                  started_at=info.started_at, state="received", attempts=0,
-                                                 received_at=time.time()))
+                                                 received_at=time.time(), digest=digest))
         except IntegrityError:
             return False
         return True
@@ -233,8 +267,9 @@ class RecordingSpool:
             db.execute(spool.update().where(spool.c.call_id == call_id).values(
                 state=state, record_id=record_id, error=error[:500] if error else None, lease_until=None))
 
-    def _path(self, call_id: str, suffix: str) -> Path:
-        return self.dir / (hashlib.sha256(call_id.encode()).hexdigest()[:32] + suffix)
+    def _path(self, call_id: str, digest: str, suffix: str) -> Path:
+        """One name per call and content: uploads of one call id racing each other never share a file."""
+        return self.dir / (hashlib.sha256(f"{call_id}\0{digest}".encode()).hexdigest()[:32] + suffix)
 
 
 _STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "answer": "answered"}
@@ -243,7 +278,16 @@ _STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "
 
 def _row(row: Any) -> SpoolRow:
     return SpoolRow(row["call_id"], Path(row["path"]), CallInfo(None, row["caller"], row["started_at"]),
-                    row["state"], row["attempts"], row["record_id"], row["error"])
+                    row["state"], row["attempts"], row["record_id"], row["error"], row["digest"])
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` survive a power loss (POSIX: fsync on the directory itself)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def call_info(fields: dict[str, str]) -> CallInfo:
@@ -255,7 +299,7 @@ def call_info(fields: dict[str, str]) -> CallInfo:
     return CallInfo(get("call_id"), get("caller"), get("start_time"))
 
 
-def watch(directory: Path, recordings: RecordingSpool, poll: float = 2.0, once: bool = False) -> None:
+def watch(directory: Path, recordings: RecordingSpool, poll: float = 2.0) -> None:
     """Take every audio file dropped into `directory` (once it stopped growing) into the spool, and process
     the spool; `name.json` beside `name.wav` may carry the call's metadata. Runs until interrupted."""
     sizes: dict[Path, int] = {}
@@ -269,24 +313,52 @@ def watch(directory: Path, recordings: RecordingSpool, poll: float = 2.0, once: 
                 sizes[path] = size
                 continue
             sizes.pop(path, None)
-            sidecar = path.with_suffix(".json")
-            try:
-                fields = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
-                info = call_info(fields if isinstance(fields, dict) else {})
-                if info.call_id is None:
-                    info = CallInfo(path.stem if _CALL_ID.match(path.stem) else None, info.caller, info.started_at)
-                call_id, new = recordings.accept_file(path, info, move=True)
-                sidecar.unlink(missing_ok=True)
-                log.info("recording.accepted call=%s new=%s", call_id, new)
-            except (RecordingError, ValueError, OSError) as e:
-                log.warning("recording.rejected file=%s reason=%s", path.name, e)
-                rejected = directory / "rejected"
-                rejected.mkdir(exist_ok=True)
-                shutil.move(str(path), rejected / path.name)
+            take(path, recordings)
         recordings.process_all()
-        if once:
-            return
         time.sleep(poll)
+
+
+def take(path: Path, recordings: RecordingSpool) -> None:
+    """Move one dropped recording (and its sidecar) into the spool, or into DIR/rejected when it cannot be
+    accepted: nothing dropped is deleted unless its content is in the spool."""
+    sidecar = path.with_suffix(".json")
+    try:
+        fields = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
+        info = call_info(fields if isinstance(fields, dict) else {})
+        if info.call_id is not None:
+            call_id, new = recordings.accept_file(path, info, move=True)
+        else:
+            call_id, new = _accept_by_name(path, info, recordings)
+        sidecar.unlink(missing_ok=True)
+        log.info("recording.accepted call=%s new=%s", call_id, new)
+    except (RecordingError, ValueError, OSError) as e:
+        moved = _reject(path, sidecar)
+        log.warning("recording.rejected file=%s moved_to=%s reason=%s", path.name, moved, e)
+
+
+def _accept_by_name(path: Path, info: CallInfo, recordings: RecordingSpool) -> tuple[str, bool]:
+    """The file name is the call id when no sidecar gives one. Telephony systems that reuse names (every
+    call `recording.wav`) make a name taken by other content another call: that one is keyed by its content."""
+    if _CALL_ID.match(path.stem):
+        try:
+            return recordings.accept_file(path, replace(info, call_id=path.stem), move=True)
+        except RecordingConflict:
+            log.info("recording.name_reused file=%s: keyed by its content", path.name)
+    return recordings.accept_file(path, info, move=True)
+
+
+def _reject(path: Path, sidecar: Path) -> Path:
+    """Move a recording and its sidecar into DIR/rejected under a name no earlier rejected file has."""
+    rejected = path.parent / "rejected"
+    rejected.mkdir(exist_ok=True)
+    stem, n = path.stem, 1
+    while (rejected / (stem + path.suffix)).exists() or (rejected / (stem + ".json")).exists():
+        stem, n = f"{path.stem}-{n}", n + 1
+    target = rejected / (stem + path.suffix)
+    shutil.move(str(path), target)
+    if sidecar.exists():
+        shutil.move(str(sidecar), rejected / (stem + ".json"))
+    return target
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The recording upload endpoint as a Rasa input channel: POST /webhooks/recordings/upload, multipart with the
 file in `audio` and optional `call_id`, `caller`, `start_time` fields, `Authorization: Bearer <token>`.
 
-Answers 202 {"call_id", "status": "accepted" | "duplicate"} once the recording is in the spool; the spool
-(connectors.recordings) does the rest. Kept apart from connectors.recordings so `hotline intake --watch` does
-not import Rasa."""
+Answers 202 {"call_id", "status": "accepted" | "duplicate"} once the recording is in the spool, 409 when the
+call id came with a different recording before; the spool (connectors.recordings) does the rest. Kept apart
+from connectors.recordings so `hotline intake --watch` does not import Rasa."""
 
 from __future__ import annotations
 
@@ -15,12 +15,23 @@ from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
-from sanic.request import Request
+from sanic.headers import parse_content_header
+from sanic.request import File, Request, parse_multipart_form
 from sanic.response import HTTPResponse
 
-from connectors.recordings import RecordingError, RecordingsConfig, RecordingSpool, call_info, check_token, run_spool
+from connectors.recordings import (
+    RecordingConflict,
+    RecordingError,
+    RecordingsConfig,
+    RecordingSpool,
+    call_info,
+    check_token,
+    run_spool,
+)
 
 log = logging.getLogger(__name__)
+MULTIPART_SLACK = 64 * 1024
+"""what the multipart framing and the form fields may add to the recording's size"""
 
 
 class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: its base is Any
@@ -64,25 +75,34 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
         bp.listener(start, "before_server_start")
         bp.listener(stop, "before_server_stop")
         bp.add_route(health, "/", methods=["GET"])
-        bp.add_route(upload, "/upload", methods=["POST"])
+        # Streamed: Sanic would otherwise read the whole body (up to its REQUEST_MAX_SIZE, 100 MB) before the
+        # handler could check the token or the size.
+        bp.add_route(upload, "/upload", methods=["POST"], stream=True)
         return bp
 
     async def upload(self, request: Request) -> HTTPResponse:
+        """The token and a declared length are checked before any of the body is read, and reading stops as
+        soon as the body is larger than any accepted recording can make it."""
+        limit = self.config.max_bytes + MULTIPART_SLACK
         if not check_token(request.headers.get("authorization"), self.config.token):
-            return response.json({"error": "unauthorized"}, status=401)
+            return _refuse(request, 401, "unauthorized")
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.config.max_bytes + 64 * 1024:
-            return response.json({"error": "recording too large"}, status=413)
+        if length is not None and length.isdigit() and int(length) > limit:
+            return _refuse(request, 413, "recording too large")
+        body = await _read_body(request, limit)
+        if body is None:
+            return _refuse(request, 413, "recording too large")
         try:
-            files = request.files.get("audio") if request.files else None
-            if files is None:
-                raise RecordingError("multipart field `audio` is missing")
-            if len(files.body) > self.config.max_bytes:
+            audio, fields = _form(request.content_type, body)
+            if len(audio.body) > self.config.max_bytes:
                 return response.json({"error": "recording too large"}, status=413)
-            info = call_info({k: v[0] for k, v in (request.form or {}).items() if v})
-            suffix = Path(files.name or "").suffix or _suffix(files.type)
+            info = call_info(fields)
+            suffix = Path(audio.name or "").suffix or _suffix(audio.type)
             assert self._spool is not None
-            call_id, new = await asyncio.to_thread(self._spool.accept_bytes, files.body, suffix, info)
+            call_id, new = await asyncio.to_thread(self._spool.accept_bytes, audio.body, suffix, info)
+        except RecordingConflict as e:
+            log.warning("recording.conflict reason=%s", e)
+            return response.json({"error": str(e)}, status=409)
         except RecordingError as e:
             log.warning("recording.rejected reason=%s", e)
             return response.json({"error": str(e)}, status=400)
@@ -93,6 +113,46 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
             self._wake.set()
         log.info("recording.accepted call=%s new=%s", call_id, new)
         return response.json({"call_id": call_id, "status": "accepted" if new else "duplicate"}, status=202)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as more than `limit` bytes of it arrived."""
+    assert request.stream is not None
+    chunks: list[bytes] = []
+    size = 0
+    while (chunk := await request.stream.read()) is not None:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(request: Request, status: int, error: str) -> HTTPResponse:
+    """An answer before the body was read (whole): the connection closes after it. Sanic would otherwise read
+    and discard the rest of the body, up to REQUEST_MAX_SIZE, to keep the connection; a request max size of 0
+    makes it give up at once."""
+    log.warning("recording.refused status=%d reason=%s", status, error)
+    assert request.stream is not None
+    request.stream.keep_alive = False
+    request.stream.request_max_size = 0
+    return response.json({"error": error}, status=status)
+
+
+def _form(content_type: str, body: bytes) -> tuple[File, dict[str, str]]:
+    """The `audio` file and the other fields of a multipart/form-data body."""
+    kind, parameters = parse_content_header(content_type)
+    boundary = parameters.get("boundary")
+    if kind != "multipart/form-data" or not boundary:
+        raise RecordingError("multipart/form-data expected")
+    try:
+        fields, files = parse_multipart_form(body, str(boundary).encode())  # type: ignore[no-untyped-call]
+    except (ValueError, LookupError) as e:  # a part's header without a colon, an unknown charset
+        raise RecordingError("malformed multipart body") from e
+    audio = files.get("audio")
+    if audio is None:
+        raise RecordingError("multipart field `audio` is missing")
+    return audio, {name: values[0] for name, values in fields.items() if values}
 
 
 def _suffix(content_type: str | None) -> str:

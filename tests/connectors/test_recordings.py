@@ -1,12 +1,15 @@
-"""Call recordings: the spool (idempotent on the call id, whole files only), the upload endpoint over real HTTP
-in a process of its own, a restart after a kill, and `hotline intake --watch DIR`."""
+"""Call recordings: the spool (idempotent on the call id, one call id one recording, whole and synced files
+only), the upload endpoint over real HTTP in a process of its own (refusals before the body is read), a restart
+after a kill, and `hotline intake --watch DIR`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,14 +19,27 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from bot.storage import open_engine
 from bot.storage.records import Storage
-from connectors.recordings import CallInfo, RecordingError, RecordingsConfig, RecordingSpool
+from bot.voice import file_digest
+from connectors.recordings import (
+    CallInfo,
+    RecordingConflict,
+    RecordingError,
+    RecordingsConfig,
+    RecordingSpool,
+    spool,
+    take,
+)
 from tests.connectors.test_wechat import _port, wait_for
 
 HERE = Path(__file__).resolve().parent
 WAV = HERE.parent / "audio" / "heating.wav"
+OTHER_WAV = HERE.parent / "audio" / "streetlight.wav"
+THIRD_WAV = HERE.parent / "audio" / "english.wav"
 TOKEN = "telephony-shared-secret-0123"
 
 
@@ -41,20 +57,138 @@ def test_bad_config(credentials: dict[str, Any]) -> None:
         RecordingsConfig.from_credentials(credentials)
 
 
+def rows(engine: Engine) -> int:
+    with engine.connect() as db:
+        return int(db.execute(sa.select(sa.func.count()).select_from(spool)).scalar_one())
+
+
 def test_spool_is_idempotent(tmp_path: Path) -> None:
-    spool = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
     data = WAV.read_bytes()
-    assert spool.accept_bytes(data, ".wav", CallInfo("c-1")) == ("c-1", True)
-    assert spool.accept_bytes(b"other bytes", ".wav", CallInfo("c-1")) == ("c-1", False)
-    row = spool.get("c-1")
-    assert row is not None and row.state == "received" and row.path.read_bytes() == data
-    keyed, new = spool.accept_bytes(data, ".wav", CallInfo())
-    assert new and keyed.startswith("sha256:") and spool.accept_bytes(data, ".wav", CallInfo()) == (keyed, False)
+    assert recordings.accept_bytes(data, ".wav", CallInfo("c-1")) == ("c-1", True)
+    assert recordings.accept_bytes(data, ".wav", CallInfo("c-1", caller="13800138000")) == ("c-1", False)
+    with pytest.raises(RecordingConflict, match="c-1 already used for a different recording"):
+        recordings.accept_bytes(b"other bytes", ".wav", CallInfo("c-1"))
+    with pytest.raises(RecordingConflict):  # a file of other content: the same digest kind, the same refusal
+        recordings.accept_file(OTHER_WAV, CallInfo("c-1"))
+    assert recordings.accept_file(WAV, CallInfo("c-1")) == ("c-1", False)
+    row = recordings.get("c-1")
+    assert row is not None and row.state == "received" and row.path.read_bytes() == data and row.info.caller is None
+    assert row.digest == hashlib.sha256(data).hexdigest() == file_digest(WAV)
+    assert len(list((tmp_path / "spool").iterdir())) == 1
+    keyed, new = recordings.accept_bytes(data, ".wav", CallInfo())
+    assert new and keyed == "sha256:" + row.digest and recordings.accept_file(WAV, CallInfo()) == (keyed, False)
     with pytest.raises(RecordingError):
-        spool.accept_bytes(data, ".exe", CallInfo("c-2"))
+        recordings.accept_bytes(data, ".exe", CallInfo("c-2"))
     assert not list((tmp_path / "spool").glob("*.part"))
-    claimed = spool.claim()
-    assert claimed is not None and claimed.call_id == "c-1" and spool.claim() is not None and spool.claim() is None
+    claimed = recordings.claim()
+    assert claimed is not None and claimed.call_id == "c-1"
+    assert recordings.claim() is not None and recordings.claim() is None
+
+
+def test_spool_adds_the_digest_to_an_old_table(tmp_path: Path) -> None:
+    """A table made before the digest was kept gets the column; its rows match any content (as before)."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    old = sa.MetaData()
+    sa.Table("recording_spool", old, *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                                       for c in spool.columns if c.name != "digest"))
+    old.create_all(engine)
+    with engine.begin() as db:
+        db.execute(sa.text("INSERT INTO recording_spool (call_id, path, state, attempts, received_at) "
+                           "VALUES ('old-1', '/var/old-1.wav', 'done', 1, 0)"))
+    recordings = RecordingSpool(engine, tmp_path / "spool")
+    assert "digest" in {c["name"] for c in sa.inspect(engine).get_columns("recording_spool")}
+    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("old-1")) == ("old-1", False)
+    old_row = recordings.get("old-1")
+    assert old_row is not None and old_row.digest is None and old_row.state == "done"
+    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("new-1")) == ("new-1", True)
+    RecordingSpool(engine, tmp_path / "spool")  # a second start finds the column made
+    assert rows(engine) == 2
+
+
+def test_spool_writes_are_synced_before_the_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """accept_file: the copy is fsynced, renamed, the directory fsynced, and only then the row committed and
+    the dropped file removed; accept_bytes syncs the directory as well."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    source = tmp_path / "drop" / "call-5.wav"
+    source.parent.mkdir()
+    shutil.copy(WAV, source)
+    events: list[tuple[Any, ...]] = []
+    fsync, rename = os.fsync, os.replace
+
+    def recording_fsync(fd: int) -> None:
+        synced = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        events.append(("fsync", synced, rows(recordings.engine), source.exists()))
+        fsync(fd)
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        events.append(("replace", Path(src), Path(dst)))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    assert recordings.accept_file(source, CallInfo("call-5"), move=True) == ("call-5", True)
+    row = recordings.get("call-5")
+    assert row is not None and not source.exists()
+    (_, part, *before_file), (_, renamed, target), (_, directory, *before_dir) = events
+    assert part.suffix == ".part" and renamed == part and target == row.path
+    assert directory == tmp_path / "spool" and before_file == before_dir == [0, True]
+    events.clear()
+    recordings.accept_bytes(OTHER_WAV.read_bytes(), ".wav", CallInfo("call-6"))
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"] and events[2][1:3] == (directory, 1)
+
+
+def test_a_lost_race_for_a_call_id_leaves_the_winner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two uploads of one call id both found it free: the loser's file goes, the winner's row and file stay."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("c-1"))[1]
+    real = recordings._spooled
+    # Each upload looks before the other's commit (finds nothing), and for real after its insert failed.
+    looks = iter([False, True, False, True])
+
+    def spooled(call_id: str, digest: str) -> bool:
+        return real(call_id, digest) if next(looks) else False
+
+    monkeypatch.setattr(recordings, "_spooled", spooled)
+    with pytest.raises(RecordingConflict):
+        recordings.accept_bytes(OTHER_WAV.read_bytes(), ".wav", CallInfo("c-1"))
+    assert recordings.accept_bytes(WAV.read_bytes(), ".mp3", CallInfo("c-1")) == ("c-1", False)
+    row = recordings.get("c-1")
+    assert row is not None and [p.name for p in (tmp_path / "spool").iterdir()] == [row.path.name]
+    assert row.path.read_bytes() == WAV.read_bytes() and rows(recordings.engine) == 1
+
+
+def test_dropped_files_with_reused_names(tmp_path: Path) -> None:
+    """A name the telephony system reuses for another call keys that call by its content; a sidecar's call id
+    that came with other content sends the file to rejected/, where no earlier rejected file is overwritten."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+
+    def drop_and_take(audio: Path, name: str = "recording.wav", call_id: str | None = None) -> None:
+        shutil.copy(audio, drop / name)
+        if call_id:
+            (drop / name).with_suffix(".json").write_text(json.dumps({"call_id": call_id}))
+        take(drop / name, recordings)
+
+    drop_and_take(WAV)
+    row = recordings.get("recording")
+    assert row is not None and row.digest == file_digest(WAV) and not (drop / "recording.wav").exists()
+    drop_and_take(OTHER_WAV)  # the next call, the same name
+    keyed = recordings.get("sha256:" + file_digest(OTHER_WAV))
+    assert keyed is not None and keyed.path.read_bytes() == OTHER_WAV.read_bytes()
+    assert not (drop / "recording.wav").exists() and rows(recordings.engine) == 2
+    drop_and_take(OTHER_WAV)  # dropped again: its content is in the spool, so it goes
+    drop_and_take(WAV)
+    assert sorted(p.name for p in drop.iterdir()) == [] and rows(recordings.engine) == 2
+    drop_and_take(OTHER_WAV, "x.wav", call_id="recording")
+    drop_and_take(THIRD_WAV, "x.wav", call_id="recording")
+    rejected = drop / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == ["x-1.json", "x-1.wav", "x.json", "x.wav"]
+    assert (rejected / "x.wav").read_bytes() == OTHER_WAV.read_bytes()
+    assert (rejected / "x-1.wav").read_bytes() == THIRD_WAV.read_bytes()
+    assert sorted(p.name for p in drop.iterdir()) == ["rejected"] and rows(recordings.engine) == 2
+    assert recordings.get("recording") == row
 
 
 class Server:
@@ -63,7 +197,8 @@ class Server:
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks/recordings"
         self.log = tmp / "server.log"
-        credentials = {"token": TOKEN, "db_url": self.db_url, "spool_dir": str(tmp / "spool"), "lease": lease,
+        self.spool_dir = tmp / "spool"
+        credentials = {"token": TOKEN, "db_url": self.db_url, "spool_dir": str(self.spool_dir), "lease": lease,
                        "max_bytes": max_bytes}
         self.env = {**os.environ, "RECORDINGS_CREDENTIALS": json.dumps(credentials), "PORT": str(self.port)}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -94,6 +229,28 @@ class Server:
         return requests.post(self.url + "/upload", files={"audio": ("call.wav", data, "audio/wav")}, data=fields,
                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
+    def raw(self, head: list[str], body: bytes = b"") -> bytes:
+        """What the server answers to a request sent as is, read until it closes the connection (a timeout
+        when it waits for more of the body instead)."""
+        request = "\r\n".join(["POST /webhooks/recordings/upload HTTP/1.1", "Host: 127.0.0.1", *head, "", ""])
+        answer = b""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(request.encode() + body)
+            try:
+                while chunk := s.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:  # closed with unread body: the answer came before
+                assert answer
+        return answer
+
+    def nothing_stored(self) -> bool:
+        files = list(self.spool_dir.iterdir()) if self.spool_dir.exists() else []
+        return files == [] and rows(self.storage.engine) == 0
+
+    def refused(self, status: int) -> bool:
+        """The server's log says it answered `status` before reading the body."""
+        return f"recording.refused status={status}" in self.log.read_text()
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
@@ -109,6 +266,9 @@ def test_upload_becomes_one_record(server: Server) -> None:
     assert first.status_code == 202 and first.json() == {"call_id": "call-1", "status": "accepted"}
     again = server.upload(data, call_id="call-1")
     assert again.status_code == 202 and again.json()["status"] == "duplicate"
+    other = server.upload(OTHER_WAV.read_bytes(), call_id="call-1")
+    assert other.status_code == 409
+    assert other.json() == {"error": "call_id call-1 already used for a different recording"}
     assert server.upload(data, token="wrong-token-0000000000", call_id="call-2").status_code == 401
     too_big = server.upload(data + b"\0" * 2000, call_id="call-3")
     assert too_big.status_code == 413
@@ -118,7 +278,61 @@ def test_upload_becomes_one_record(server: Server) -> None:
     assert stored[0].record["contact"]["phone"]
     time.sleep(1)
     assert len(server.storage.by_conversation("call:call-1")) == 1
+    assert len(list(server.spool_dir.iterdir())) == 1 and rows(server.storage.engine) == 1
     assert server.storage.by_conversation("call:call-3") == []
+
+
+def test_refused_before_the_body_is_read(server: Server) -> None:
+    """A wrong token, or a declared length over the limit, is answered with no byte of the body sent, and the
+    connection closes (Sanic would otherwise wait for the body, up to its 100 MB limit, to keep it open)."""
+    unauthorized = server.raw(["Authorization: Bearer wrong-token-0000000000", "Content-Length: 100000000",
+                               "Content-Type: multipart/form-data; boundary=b"])
+    assert unauthorized.startswith(b"HTTP/1.1 401 ") and b"connection: close" in unauthorized.lower()
+    too_large = server.raw([f"Authorization: Bearer {TOKEN}", f"Content-Length: {WAV.stat().st_size + 70_000}",
+                            "Content-Type: multipart/form-data; boundary=b"])
+    assert too_large.startswith(b"HTTP/1.1 413 ") and b"recording too large" in too_large
+    no_token = server.raw(["Transfer-Encoding: chunked", "Content-Type: multipart/form-data; boundary=b"],
+                          b"10000\r\n" + b"\0" * 0x10000 + b"\r\n")  # the first chunk, and no end
+    assert no_token.startswith(b"HTTP/1.1 401 ")
+    assert server.nothing_stored()
+
+
+@pytest.mark.parametrize(("content_type", "body", "error"), [
+    ("audio/wav", b"RIFF\0\0\0\0WAVE", "multipart/form-data expected"),
+    ("multipart/form-data; boundary=XyZ", b"--XyZ\r\nno colon\r\n\r\nx\r\n--XyZ--\r\n", "malformed multipart body"),
+    ("multipart/form-data; boundary=XyZ", b'--XyZ\r\nContent-Disposition: form-data; name="call_id"\r\n\r\nc-1\r\n'
+                                          b"--XyZ--\r\n", "multipart field `audio` is missing"),
+], ids=["not multipart", "malformed", "no audio"])
+def test_upload_that_is_no_recording_form(server: Server, content_type: str, body: bytes, error: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type}
+    answer = requests.post(server.url + "/upload", data=body, headers=headers, timeout=30)
+    assert answer.status_code == 400 and answer.json() == {"error": error} and server.nothing_stored()
+
+
+@pytest.mark.parametrize("token", ["wrong-token-0000000000", TOKEN])
+def test_streamed_upload_over_the_limit(server: Server, token: str) -> None:
+    """A chunked upload with no Content-Length, far larger than max_bytes: 401 (wrong token) or 413, and the
+    server stops reading long before the client sent it all; nothing is stored."""
+    total, sent = 32 * 1024 * 1024, 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        head = b'--b\r\nContent-Disposition: form-data; name="audio"; filename="call.wav"\r\n\r\n'
+        yield head
+        while sent < total:
+            sent += 65536
+            yield b"\0" * 65536
+
+    status = 401 if token != TOKEN else 413
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "multipart/form-data; boundary=b"}
+    try:
+        answer = requests.post(server.url + "/upload", data=body(), headers=headers, timeout=30)
+    except requests.ConnectionError:  # the reset after the server's answer reached the client first
+        assert server.refused(status)
+    else:
+        assert answer.status_code == status and server.refused(status)
+    assert sent < total
+    assert server.nothing_stored()
 
 
 def test_accepted_recording_survives_a_kill(server: Server) -> None:
@@ -150,6 +364,10 @@ def test_watch_folder(tmp_path: Path) -> None:
         shutil.copy(WAV, drop / "call-77.wav")  # the telephony system drops the same call again
         wait_for(lambda: not (drop / "call-77.wav").exists(), 30, "the duplicate to be taken")
         assert len(storage.by_conversation("call:call-77")) == 1
+        shutil.copy(OTHER_WAV, drop / "call-77.wav")  # the name reused for another call: keyed by its content
+        keyed = f"call:sha256:{file_digest(OTHER_WAV)}"
+        assert len(wait_for(lambda: storage.by_conversation(keyed), 300, "the reused name's record")) == 1
+        assert len(storage.by_conversation("call:call-77")) == 1 and not (drop / "rejected").exists()
     finally:
         watcher.send_signal(signal.SIGINT)
         try:
