@@ -23,7 +23,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import PROJECT_DIR
+from connectors.streaming import close_after, read_limited
 from connectors.wechat_api import ApiError, MaybeSent, QuotaExceeded, ReplyWindowPassed, WeChatClient
 from connectors.wechat_crypto import (
+    MAX_BODY,
     BadSignature,
     MalformedMessage,
     WeChatCrypto,
@@ -143,6 +147,8 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         self._running: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._app: Any = None
+        self._acks = ThreadPoolExecutor(4, thread_name_prefix="wechat-ack")
+        self._senders: dict[str, _SenderTurn] = {}
 
     @classmethod
     def name(cls) -> str:
@@ -170,14 +176,25 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             return self.verify_url(_args(request))
 
         async def receive(request: Request) -> HTTPResponse:
-            return await self.receive(_args(request), request.body or b"")
+            args = _args(request)
+            try:  # before any of the body is read: the signature of the query, the timestamp, the nonce
+                self.check_query(args)
+            except WeChatError as e:
+                close_after(request)
+                return _rejected(e)
+            body = await read_limited(request, MAX_BODY)
+            if body is None:
+                close_after(request)
+                log.warning("wechat.rejected reason=TooLarge")
+                return response.text("too large", status=413)
+            return await self.receive(args, body)
 
         # Method calls, not sanic's decorators: those are untyped.
         bp.listener(start, "before_server_start")  # before the socket takes requests
         bp.listener(stop, "before_server_stop")
         bp.add_route(health, "/", methods=["GET"])
         bp.add_route(verify, "/webhook", methods=["GET"], name="verify")
-        bp.add_route(receive, "/webhook", methods=["POST"], name="receive")
+        bp.add_route(receive, "/webhook", methods=["POST"], name="receive", stream=True)
         return bp
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -200,6 +217,7 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             task.cancel()  # the leases run out and the rows are taken up again
         if self._session:
             await self._session.close()
+        self._acks.shutdown(wait=False)
 
     @property
     def inbox(self) -> Inbox:
@@ -225,26 +243,31 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             message = self.open(args, body)
             # The nonce must stay refused as long as the timestamp passes the window check (open checked it).
             expires_at = int(args["timestamp"]) + self.config.timestamp_window
-            new = await asyncio.to_thread(self.inbox.accept, message, args["nonce"], expires_at)
+            # Threads of its own: transcription and intake in the default pool must not hold up the answer.
+            new = await asyncio.get_running_loop().run_in_executor(
+                self._acks, partial(self.inbox.accept, message, args["nonce"], expires_at))
         except WeChatError as e:
-            log.warning("wechat.rejected reason=%s", type(e).__name__)
-            return response.text("forbidden" if isinstance(e, BadSignature) else "bad request",
-                                 status=403 if isinstance(e, BadSignature) else 400)
+            return _rejected(e)
         except Exception as e:  # the database: no "success", so WeChat tries again
             log.error("wechat.store_failed error=%s", type(e).__name__)  # its text may hold the message
             return response.text("error", status=500)
         log.info("wechat.accepted sender=%s type=%s new=%s", _sender(message.from_user), message.msg_type, new)
         if new:
-            self._spawn(message.dedup_key)
+            self._spawn(message.dedup_key, message.from_user)
         return response.text("success")
 
-    def open(self, args: dict[str, str], body: bytes) -> WeChatMessage:
-        """The message in a POST, after every check but the nonce (pure; raises WeChatError)."""
+    def check_query(self, args: dict[str, str]) -> None:
+        """The checks a POST's query allows before its body is read (pure; raises WeChatError)."""
         timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
         check_signature(args.get("signature", ""), self.config.token, timestamp, nonce)
         check_timestamp(timestamp, time.time(), self.config.timestamp_window)
         if not nonce or len(nonce) > 128:
             raise BadSignature("bad nonce")
+
+    def open(self, args: dict[str, str], body: bytes) -> WeChatMessage:
+        """The message in a POST, after every check but the nonce's use (pure; raises WeChatError)."""
+        self.check_query(args)
+        timestamp, nonce = args["timestamp"], args["nonce"]
         if args.get("encrypt_type", "raw") == "raw":
             # In 明文 mode the signature covers token, timestamp and nonce only: whoever saw one signed query
             # could post any body. A server set to 安全 or 兼容 refuses it.
@@ -260,19 +283,32 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
 
     # -- processing ---------------------------------------------------------------------------------------------
 
-    def _spawn(self, key: str) -> None:
+    def _spawn(self, key: str, sender: str) -> None:
         if key not in self._running:
-            task = asyncio.create_task(self._process(key))
+            task = asyncio.create_task(self._in_order(key, sender))
             self._running[key] = task
             task.add_done_callback(lambda _t: self._running.pop(key, None))
+
+    async def _in_order(self, key: str, sender: str) -> None:
+        """One citizen's messages one at a time, in the order they came (asyncio.Lock wakes waiters first in,
+        first out): a voice message still being transcribed is answered before the text sent after it."""
+        turn = self._senders.setdefault(sender, _SenderTurn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                await self._process(key)
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                self._senders.pop(sender, None)
 
     async def _sweep(self) -> None:
         """Take up due rows: on start-up those an earlier run left, later those whose retry time came."""
         period = min(self.config.lease / 2, 5.0)
         while True:
             try:
-                for key in await asyncio.to_thread(self.inbox.due):
-                    self._spawn(key)
+                for key, sender in await asyncio.to_thread(self.inbox.due):
+                    self._spawn(key, sender)
             except Exception:
                 log.exception("wechat.sweep_failed")
             await asyncio.sleep(period)
@@ -364,8 +400,10 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         In that order: a crash in between hands off again (the same record) rather than losing the handoff."""
         try:
             await asyncio.to_thread(self.intake.handoff, self.config.db_url, row.message, row.key, error, row.media)
-        except Exception as e:  # the row stays unfinished and is taken up again after its lease
+        except Exception as e:  # the row stays open and the handoff is tried again after the retry delay
             log.error("wechat.handoff_failed sender=%s error=%s", _sender(row.message.from_user), type(e).__name__)
+            await asyncio.to_thread(self.inbox.retry, row, f"{error}; handoff: {type(e).__name__}",
+                                    self.config.retry_delay)
             return
         await asyncio.to_thread(self.inbox.failed, row, error)
 
@@ -388,7 +426,7 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             fixed = IMAGE_RECEIVED if attached else IMAGE_NO_RECORD
         elif message.msg_type == "event" and message.event == "user_enter_tempsession":
             text = self.config.greeting
-        else:
+        elif message.msg_type != "event":  # other events (subscription pop-ups, ...) want no answer
             fixed = UNSUPPORTED
         if not text:
             return ([fixed] if fixed else []), media
@@ -409,6 +447,20 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
         path = Path(self.config.media_dir) / (hashlib.sha256(row.key.encode()).hexdigest()[:32] + suffix)
         await asyncio.to_thread(_write, path, found.data)
         return str(path)
+
+
+@dataclass
+class _SenderTurn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    """tasks holding or waiting for the lock: at 0 the entry goes"""
+
+
+def _rejected(error: WeChatError) -> HTTPResponse:
+    log.warning("wechat.rejected reason=%s", type(error).__name__)
+    if isinstance(error, BadSignature):
+        return response.text("forbidden", status=403)
+    return response.text("bad request", status=400)
 
 
 def answers_to(events: Iterable[Event], message_id: str) -> list[str] | None:

@@ -102,10 +102,12 @@ class WeChatClient:
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
-    async def access_token(self, refresh: bool = False) -> str:
-        """The cached token, fetched anew when asked or within five minutes of expiry (one fetch at a time)."""
+    async def access_token(self, stale: str | None = None) -> str:
+        """The cached token, fetched anew within five minutes of expiry or when it is `stale` (WeChat refused
+        it). One fetch at a time, and one per refused token: callers that saw the same token refused share the
+        new one, instead of each fetching (which uses up the daily quota and revokes the others' tokens)."""
         async with self._lock:
-            if refresh or self._token is None or time.monotonic() > self._expires - 300:
+            if self._token is None or self._token == stale or time.monotonic() > self._expires - 300:
                 body = await self._call("GET", "/cgi-bin/token", {"grant_type": "client_credential",
                                                                    "appid": self.appid, "secret": self.secret})
                 token = body.get("access_token")
@@ -122,8 +124,9 @@ class WeChatClient:
 
     async def media(self, media_id: str) -> Media:
         """A temporary media file (voice, image) by its MediaId."""
+        stale: str | None = None
         for attempt in range(self.attempts):
-            token = await self.access_token(refresh=attempt > 0)
+            token = await self.access_token(stale)
             try:
                 async with self.session.get(f"{self.api_base}/cgi-bin/media/get",
                                             params={"access_token": token, "media_id": media_id}) as resp:
@@ -138,6 +141,7 @@ class WeChatClient:
                 error = Transient(-4, type(e).__name__)
             if not isinstance(error, (TokenExpired, Transient)) or attempt == self.attempts - 1:
                 raise error
+            stale = token if isinstance(error, TokenExpired) else None
             await self._sleep(attempt)
         raise AssertionError("unreachable")
 
@@ -150,7 +154,7 @@ class WeChatClient:
             except TokenExpired:
                 if attempt == self.attempts - 1:
                     raise
-                await self.access_token(refresh=True)
+                await self.access_token(stale=token)
         raise AssertionError("unreachable")
 
     async def _call(self, method: str, path: str, params: dict[str, str],

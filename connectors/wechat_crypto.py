@@ -174,11 +174,6 @@ class WeChatCrypto:
             raise WrongAppId("message for another appid")
         return message
 
-    def seal(self, message: bytes, timestamp: str, nonce: str) -> tuple[str, str]:
-        """(Encrypt, msg_signature) for a message: what WeChat sends in safe mode."""
-        encrypt = self.encrypt(message)
-        return encrypt, signature(self.token, timestamp, nonce, encrypt)
-
     def open(self, envelope: Envelope, msg_signature: str, timestamp: str, nonce: str) -> bytes:
         """Check msg_signature over the envelope, then decrypt it."""
         check_signature(msg_signature, self.token, timestamp, nonce, envelope.encrypt)

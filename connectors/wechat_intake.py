@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from connectors.wechat_crypto import WeChatMessage
 
 CHANNEL = "wechat"
+NO_TEXT = "（微信消息，无可识别的文字）"
 
 
 class Intake:
@@ -89,15 +90,21 @@ class Intake:
         from bot.intake.extractor import Message
         from bot.storage import AWAITING_AGENT
 
-        text = message.content or message.recognition or message.label or "（微信消息，无文字）"
-        record: ComplaintRecord = self.extractor().extract(Message(text, channel=CHANNEL, message_id=key))
+        text = message.content or message.recognition or message.label or ""
+        note = f"微信未能回复：{error[:200]}"
+        try:
+            record: ComplaintRecord = self.extractor().extract(Message(text or NO_TEXT, channel=CHANNEL,
+                                                                       message_id=key))
+        except IntakeError:  # only symbols or emoji: the note carries what the citizen sent
+            record = self.extractor().extract(Message(NO_TEXT, channel=CHANNEL, message_id=key))
+            note += f"；原消息：{text[:200]}"
         storage = _storage(db_url)
         existing = storage.get(record.id)  # the voice or location record this message already made
         if existing is None:
             existing = storage.save(record, "handoff", conversation_id=message.from_user, media=media)
         elif existing.status not in AWAITING_AGENT:
             return  # already queued or settled: the unit or an agent has it; the inbox row keeps the error
-        storage.settle(existing.id, "handoff", CHANNEL, note=f"微信未能回复：{error[:200]}")
+        storage.settle(existing.id, "handoff", CHANNEL, note=note)
 
 
 def _storage(db_url: str | None) -> Storage:

@@ -128,13 +128,13 @@ class Inbox:
             received_at=now, next_at=now))
         return True
 
-    def due(self, limit: int = 50, now: float | None = None) -> list[str]:
-        """Keys of open rows nobody holds, oldest first."""
+    def due(self, limit: int = 50, now: float | None = None) -> list[tuple[str, str]]:
+        """(key, sender) of open rows nobody holds, oldest first."""
         now = time.time() if now is None else now
         with self.engine.connect() as db:
-            rows = db.execute(sa.select(inbox.c.key).where(*_claimable(now)).order_by(inbox.c.received_at)
-                              .limit(limit)).all()
-        return [r.key for r in rows]
+            rows = db.execute(sa.select(inbox.c.key, inbox.c.from_user).where(*_claimable(now))
+                              .order_by(inbox.c.received_at).limit(limit)).all()
+        return [(r.key, r.from_user) for r in rows]
 
     def claim(self, key: str, lease: float, now: float | None = None) -> InboxRow | None:
         """The row, held for `lease` seconds by this caller alone (row.owner); None when finished or held."""

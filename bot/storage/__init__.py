@@ -59,5 +59,6 @@ def load_storage(url: str | None = None) -> Storage:
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before it returns, so what was acknowledged survives a power cut too.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()

@@ -67,23 +67,27 @@ def test_plaintext_is_refused_unless_the_server_is_set_to_plaintext() -> None:
 
 
 class SlowWeChat:
-    """A loopback stand-in of WeChat's API whose send answers after `delay` seconds; it counts requests."""
+    """A loopback stand-in of WeChat's API whose send answers after `delay` seconds, and accepts only tokens
+    numbered `valid_from` or later; it counts requests."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.sends = 0
         self.token_calls = 0
+        self.valid_from = 1
 
     async def __aenter__(self) -> str:
         from aiohttp import web
 
         async def token(_request: web.Request) -> web.Response:
             self.token_calls += 1
-            return web.json_response({"access_token": "T", "expires_in": 7200})
+            return web.json_response({"access_token": f"T{self.token_calls}", "expires_in": 7200})
 
-        async def send(_request: web.Request) -> web.Response:
+        async def send(request: web.Request) -> web.Response:
             self.sends += 1
             await asyncio.sleep(self.delay)
+            if int(request.query["access_token"][1:]) < self.valid_from:
+                return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
             return web.json_response({"errcode": 0, "errmsg": "ok"})
 
         app = web.Application()
@@ -116,3 +120,23 @@ def test_a_send_that_timed_out_is_not_sent_again() -> None:
 
     assert asyncio.run(run()) == 1
 
+
+
+def test_a_refused_token_is_fetched_again_once_for_all_senders() -> None:
+    """Five sends see their token refused at once: one new token serves all five. A fetch each would use up
+    the daily quota and revoke the tokens the other senders just got."""
+    import aiohttp
+
+    from connectors.wechat_api import WeChatClient
+
+    async def run() -> SlowWeChat:
+        server = SlowWeChat()
+        async with server as url, aiohttp.ClientSession() as session:
+            client = WeChatClient(session, url, "wx1", "s", attempts=3, backoff=0.01)
+            assert await client.access_token() == "T1"
+            server.valid_from = 2  # WeChat revoked T1
+            await asyncio.gather(*(client.send_text(f"o{i}", "您好") for i in range(5)))
+        return server
+
+    server = asyncio.run(run())
+    assert server.token_calls == 2 and server.sends == 10

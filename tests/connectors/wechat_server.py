@@ -1,13 +1,17 @@
 """The WeChat channel in a process of its own, as `rasa run` would serve it: a sanic app with the channel's
 blueprint under /webhooks/wechat. The Rasa server's callback (`on_new_message`, which runs a turn through the
-agent) is replaced by a stand-in at that boundary: it waits TURN_DELAY seconds, answers `收到：<text>` (and
-`第二条：<text>` when the text asks for （两条）), saves the turn in a real Rasa SQL tracker store as the agent
-does, and then appends the message id to TURN_LOG. The stand-in agent on app.ctx carries that tracker store.
+agent) is replaced by a stand-in at that boundary. It waits TURN_DELAY seconds (3 s more for a text with
+（慢）), answers `收到：<text>` (and `第二条：<text>` for a text with （两条）), saves the turn in a real
+Rasa SQL tracker store as the agent does, and then appends the message id to TURN_LOG. The stand-in agent
+on app.ctx carries that tracker store.
 
 CRASH_MARKER: when set and the file is absent, the process creates it and dies right after the tracker is saved
 (before the channel learns the turn's answers): once per test, since the restarted process finds the marker.
 
-Environment: WECHAT_CREDENTIALS (JSON), PORT, TURN_DELAY, TURN_LOG, TRACKER_DB, CRASH_MARKER."""
+BUSY_SECONDS: at start every thread of asyncio's default pool gets a job that long, as long transcriptions
+would keep it full.
+
+Environment: WECHAT_CREDENTIALS (JSON), PORT, TURN_DELAY, TURN_LOG, TRACKER_DB, CRASH_MARKER, BUSY_SECONDS."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -36,7 +41,7 @@ TRACKERS = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=os.environ["TRAC
 
 
 async def on_new_message(message: UserMessage) -> None:
-    await asyncio.sleep(DELAY)
+    await asyncio.sleep(DELAY + (3.0 if "（慢）" in (message.text or "") else 0.0))
     answers = [f"收到：{message.text}"] + ([f"第二条：{message.text}"] if "（两条）" in (message.text or "") else [])
     tracker = await TRACKERS.get_or_create_tracker(message.sender_id)
     tracker.update(UserUttered(message.text, message_id=message.message_id))
@@ -57,6 +62,13 @@ def main() -> None:
     app = Sanic("wechat_test")
     app.ctx.agent = SimpleNamespace(tracker_store=TRACKERS)  # what the channel reads of Rasa's agent
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/wechat")
+
+    async def fill_default_pool(_app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        busy = float(os.environ.get("BUSY_SECONDS", "0"))
+        for _ in range(min(32, (os.cpu_count() or 1) + 4) if busy else 0):  # the default pool's size
+            loop.run_in_executor(None, time.sleep, busy)
+
+    app.register_listener(fill_default_pool, "after_server_start")
     app.run(host="127.0.0.1", port=int(os.environ["PORT"]), access_log=False, workers=1)
 
 
