@@ -421,8 +421,10 @@ class WeChatInput(InputChannel):  # type: ignore[misc]  # rasa ships no types: i
             await asyncio.to_thread(self.intake.location, self.config.db_url, message, row.key)
             text = message.label
         elif message.msg_type == "image":
-            media = await self._download(row) if message.media_id else message.pic_url
-            attached = await asyncio.to_thread(self.intake.attach, self.config.db_url, message.from_user, media)
+            attached = False
+            if message.media_id:  # PicUrl alone is not fetched: a URL from the request is no file of ours
+                media = await self._download(row)
+                attached = await asyncio.to_thread(self.intake.attach, self.config.db_url, message.from_user, media)
             fixed = IMAGE_RECEIVED if attached else IMAGE_NO_RECORD
         elif message.msg_type == "event" and message.event == "user_enter_tempsession":
             text = self.config.greeting

@@ -75,14 +75,14 @@ class Intake:
             record.location.address = message.label
         _storage(db_url).save(record, "handoff", conversation_id=message.from_user)
 
-    def attach(self, db_url: str | None, openid: str, media: str | None) -> bool:
-        """Attach an image to the citizen's latest record; False when they have none yet."""
+    def attach(self, db_url: str | None, openid: str, image: str) -> bool:
+        """Attach an image file to the citizen's latest record; False when they have none yet."""
         storage = _storage(db_url)
         found = storage.by_conversation(openid)
-        if not found or not media:
+        if not found:
             return False
         latest = max(found, key=lambda r: r.created_at)
-        storage.save(latest.record, latest.status, media=media, actor=CHANNEL)
+        storage.attach_image(latest.id, image, CHANNEL)
         return True
 
     def handoff(self, db_url: str | None, message: WeChatMessage, key: str, error: str, media: str | None) -> None:
@@ -99,9 +99,12 @@ class Intake:
             record = self.extractor().extract(Message(NO_TEXT, channel=CHANNEL, message_id=key))
             note += f"；原消息：{text[:200]}"
         storage = _storage(db_url)
+        voice = media if message.msg_type == "voice" else None  # `media` of a record is its recording
         existing = storage.get(record.id)  # the voice or location record this message already made
         if existing is None:
-            existing = storage.save(record, "handoff", conversation_id=message.from_user, media=media)
+            existing = storage.save(record, "handoff", conversation_id=message.from_user, media=voice)
+            if media and message.msg_type == "image":
+                storage.attach_image(existing.id, media, CHANNEL)
         elif existing.status not in AWAITING_AGENT:
             return  # already queued or settled: the unit or an agent has it; the inbox row keeps the error
         storage.settle(existing.id, "handoff", CHANNEL, note=note)

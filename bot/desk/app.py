@@ -83,6 +83,7 @@ def make_app(engine: Engine, config: DeskConfig | None = None, policy: Policy | 
     app.router.add_get("/records/{id}", record_page)
     app.router.add_post("/records/{id}", record_action)
     app.router.add_get("/records/{id}/audio", record_audio)
+    app.router.add_get("/records/{id}/images/{n:[0-9]+}", record_image)
     app.router.add_static("/static/", HERE / "static")
     return app
 
@@ -329,6 +330,14 @@ async def record_audio(request: web.Request) -> web.StreamResponse:
     if not stored.media or not Path(stored.media).is_file():
         raise web.HTTPNotFound(text="该工单没有录音")
     return web.FileResponse(stored.media)
+
+
+async def record_image(request: web.Request) -> web.StreamResponse:
+    stored = _record(request)
+    n = int(request.match_info["n"])
+    if n >= len(stored.images) or not Path(stored.images[n]).is_file():
+        raise web.HTTPNotFound(text="没有这张图片")
+    return web.FileResponse(stored.images[n])
 
 
 def _safe_next(raw: str | None) -> str:

@@ -3,6 +3,7 @@ database. A record is written and committed before anything is acknowledged."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -59,6 +60,8 @@ class StoredRecord:
     """the recording it was transcribed from"""
     merged_into: str | None = None
     """the record id it duplicates"""
+    images: list[str] = dataclasses.field(default_factory=list)
+    """image files the citizen sent with it"""
 
     @property
     def id(self) -> str:
@@ -111,6 +114,20 @@ class Storage:
             if status == "queued":
                 _enqueue(db, data, now)
             return self._get(db, data["id"])
+
+    def attach_image(self, record_id: str, path: str, actor: str) -> StoredRecord:
+        """Add an image file to the record (once, however often the same file is attached)."""
+        with self.engine.begin() as db:
+            row = db.execute(sa.select(records.c.images).where(records.c.id == record_id)).first()
+            if row is None:
+                raise KeyError(record_id)
+            images = json.loads(row.images) if row.images else []
+            if path not in images:
+                now = _now()
+                db.execute(records.update().where(records.c.id == record_id)
+                           .values(images=json.dumps([*images, path], ensure_ascii=False), updated_at=now))
+                _log(db, record_id, actor, "images", None, path, now)
+            return self._get(db, record_id)
 
     def get(self, record_id: str) -> StoredRecord | None:
         with self.engine.connect() as db:
@@ -337,4 +354,5 @@ def _ticket(seq: int, when: datetime) -> str:
 def _stored(row: Any) -> StoredRecord:
     return StoredRecord(ticket=row["ticket"], conversation_id=row["conversation_id"], status=row["status"],
                         record=json.loads(row["data"]), created_at=_aware(row["created_at"]), note=row["note"],
-                        media=row["media"], merged_into=row["merged_into"])
+                        media=row["media"], merged_into=row["merged_into"],
+                        images=json.loads(row["images"]) if row["images"] else [])

@@ -39,6 +39,8 @@ records = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("merged_into", sa.String(36)),
     sa.Column("words", sa.Text),
+    # version 3
+    sa.Column("images", sa.Text),  # JSON list of image files the citizen sent with the record
 )
 
 history = sa.Table(
@@ -117,7 +119,12 @@ def _v2(db: Connection) -> None:
         status="handoff", note="系统升级前登记的工单，请核对后派单"))
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _v2)]
+def _v3(db: Connection) -> None:
+    """Images get a column of their own: `media` is the recording the desk plays."""
+    db.execute(sa.text(f"ALTER TABLE records ADD COLUMN images {records.c.images.type.compile(db.dialect)}"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _v2), (3, _v3)]
 LATEST = MIGRATIONS[-1][0]
 
 

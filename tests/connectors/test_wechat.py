@@ -311,8 +311,8 @@ def test_image_is_attached_to_the_latest_record(channel: Channel, fake: FakeWeCh
              "MsgId": uuid.uuid4().int % 10**18}
     assert channel.post(image, "safe").text == "success"
     wait_for(lambda: any(t.startswith("图片已收到") for t in fake.texts(openid)), 30, "the image reply")
-    media = records.by_conversation(openid)[0].media
-    assert media and media.endswith(".jpg") and Path(media).read_bytes() == b"\xff\xd8\xff\xe0 fake jpeg"
+    [image] = records.by_conversation(openid)[0].images
+    assert image.endswith(".jpg") and Path(image).read_bytes() == b"\xff\xd8\xff\xe0 fake jpeg"
 
 
 @pytest.mark.parametrize("errcode", [45015, 45047])

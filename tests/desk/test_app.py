@@ -189,6 +189,28 @@ def test_audio_of_a_transcribed_record_is_served_to_agents(desk, store, extracto
     desk(scenario)
 
 
+def test_images_sent_with_a_record_are_shown_and_served(desk, store, extractor, tmp_path):
+    """An image is kept apart from the recording: the record keeps its audio and shows both."""
+    audio, photo = tmp_path / "call.wav", tmp_path / "photo.jpg"
+    audio.write_bytes(b"RIFF....WAVEfmt ")
+    photo.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    stored = store.save(extractor.extract("井盖丢了"), "handoff", media=str(audio))
+    store.attach_image(stored.id, str(photo), "wechat")
+    store.attach_image(stored.id, str(photo), "wechat")  # a retried attach adds nothing
+    assert store.get(stored.id).images == [str(photo)] and store.get(stored.id).media == str(audio)
+    assert [c.field for c in store.history(stored.id)].count("images") == 1
+
+    async def scenario(client):
+        assert (await client.get(f"/records/{stored.id}/images/0", allow_redirects=False)).status == 303
+        await logged_in(client)
+        page = await (await client.get(f"/records/{stored.id}")).text()
+        assert f'src="/records/{stored.id}/images/0"' in page and f'src="/records/{stored.id}/audio"' in page
+        got = await client.get(f"/records/{stored.id}/images/0")
+        assert got.status == 200 and await got.read() == photo.read_bytes()
+        assert (await client.get(f"/records/{stored.id}/images/1")).status == 404
+    desk(scenario)
+
+
 def test_logout_ends_the_session(desk):
     async def scenario(client):
         token = await logged_in(client)
