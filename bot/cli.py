@@ -114,6 +114,7 @@ def cmd_intake(args: argparse.Namespace) -> int:
 
 def _watch(directory: Path) -> int:
     """Recordings dropped into `directory` -> records stored and queued (or handed to an agent), until Ctrl-C."""
+    from bot.logmask import MaskFilter
     from bot.storage import load_engine
     from connectors.recordings import RecordingSpool, watch
 
@@ -121,6 +122,8 @@ def _watch(directory: Path) -> int:
         print(f"error: {directory} is not a directory", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskFilter())
     spool_dir = os.environ.get("HOTLINE_RECORDINGS_DIR") or PROJECT_DIR / "var" / "recordings"
     spool = RecordingSpool(load_engine(), Path(spool_dir))
     try:

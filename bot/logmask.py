@@ -1,8 +1,10 @@
 """Personal data out of server logs: phone and ID numbers and message texts are masked in every
-line the Rasa and action servers print, before the line reaches a log file."""
+line the Rasa and action servers print, before the line reaches a log file, and in the log records of
+commands that log themselves (MaskFilter)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from pathlib import Path
@@ -23,6 +25,14 @@ def mask(line: str) -> str:
     line = _ID.sub("<id>", line)
     line = _DIGITS.sub("<number>", line)
     return _SPOKEN.sub("<number>", line)
+
+
+class MaskFilter(logging.Filter):
+    """Masks each record's message as `mask` does (file names and call ids may carry phone numbers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask(record.getMessage()), None
+        return True
 
 
 def copy_masked(source: IO[bytes], path: Path) -> threading.Thread:

@@ -6,7 +6,8 @@ committed before the upload is answered (or the dropped file is moved away). Row
 time, each under a lease, so whatever was accepted but not processed when a process died is processed after the
 restart. The call id makes it idempotent: a second upload of one call with the same content is answered
 `duplicate` and changes nothing, one with other content is refused; a recording without a call id is keyed by
-its content."""
+its content. Every call reaches a person: one that cannot be transcribed becomes a record for an agent with the
+recording and the reason."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import PROJECT_DIR
 from bot.intake.errors import IntakeError
+from bot.speech.errors import DecodeTimeout
 from bot.storage import create_tables
 from bot.voice import AUDIO_SUFFIX
 
@@ -43,13 +47,21 @@ log = logging.getLogger(__name__)
 meta = sa.MetaData()
 _CALL_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _PHONE = re.compile(r"^\+?\d{3,20}$")
+_STARTED_AT = 40
+"""the longest start time kept (the column's width)"""
+ATTEMPTS = 3
+"""tries at transcribing one recording before it goes to an agent untranscribed"""
+UNTRANSCRIBED = "（电话录音，未能自动转写）"
+"""the text of the record an agent gets for a call that could not be transcribed"""
+SIDECAR_GRACE = 30.0
+"""seconds a sidecar that does not parse may still be being written"""
 
 spool = sa.Table(
     "recording_spool", meta,
     sa.Column("call_id", sa.String(128), primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("caller", sa.String(24)),
-    sa.Column("started_at", sa.String(40)),
+    sa.Column("started_at", sa.String(_STARTED_AT)),
     sa.Column("state", sa.String(12), nullable=False, index=True),  # received | done | failed
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("record_id", sa.String(36)),
@@ -57,6 +69,7 @@ spool = sa.Table(
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float),
     sa.Column("digest", sa.String(64)),  # sha256 of the recording; None on rows from before it was kept
+    sa.Column("owner", sa.String(32)),  # the claim that holds the lease: only it may finish the row
 )
 
 
@@ -85,6 +98,8 @@ class CallInfo:
         if self.caller is not None and not _PHONE.match(self.caller):
             raise RecordingError("caller: digits only")
         if self.started_at is not None:
+            if len(self.started_at) > _STARTED_AT:  # valid ISO 8601 can be longer than the column
+                raise RecordingError(f"start_time: at most {_STARTED_AT} characters")
             try:
                 datetime.fromisoformat(self.started_at)
             except ValueError as e:
@@ -105,6 +120,8 @@ class SpoolRow:
     error: str | None
     digest: str | None
     """sha256 of the recording (None on rows from before it was kept)"""
+    owner: str | None
+    """the claim holding it (None before the first claim)"""
 
 
 class RecordingSpool:
@@ -116,8 +133,9 @@ class RecordingSpool:
         self.engine = engine
         self.dir = spool_dir
         self.lease = lease
-        create_tables(engine, meta)  # adds `digest` to a table an earlier version made
+        create_tables(engine, meta)  # adds `digest` and `owner` to a table an earlier version made
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._models: tuple[Extractor, SpeechConfig] | None = None
 
     def accept_file(self, source: Path, info: CallInfo, move: bool = False) -> tuple[str, bool]:
@@ -150,15 +168,17 @@ class RecordingSpool:
         return _row(row) if row else None
 
     def claim(self, now: float | None = None) -> SpoolRow | None:
-        """The oldest unprocessed recording nobody holds, leased to this caller."""
+        """The oldest unprocessed recording nobody holds, leased to this caller under a new owner token."""
         now = time.time() if now is None else now
+        owner = uuid.uuid4().hex
         free = (spool.c.state == "received", sa.or_(spool.c.lease_until.is_(None), spool.c.lease_until < now))
         with self.engine.begin() as db:
             for row in db.execute(sa.select(spool).where(*free).order_by(spool.c.received_at).limit(5)).mappings():
+                attempts = row["attempts"] + 1
                 taken = db.execute(spool.update().where(spool.c.call_id == row["call_id"], *free)
-                                   .values(lease_until=now + self.lease, attempts=row["attempts"] + 1)).rowcount
+                                   .values(lease_until=now + self.lease, attempts=attempts, owner=owner)).rowcount
                 if taken:
-                    return _row({**row, "attempts": row["attempts"] + 1})
+                    return _row({**row, "attempts": attempts, "owner": owner})
         return None
 
     def process_one(self) -> SpoolRow | None:
@@ -166,27 +186,35 @@ class RecordingSpool:
         row = self.claim()
         if row is None:
             return None
+        # A failure that may pass leaves the lease to run out: another pass tries again, up to ATTEMPTS times.
         try:
             record_id, status = self._record(row)
-        except IntakeError as e:  # no speech, undecodable audio: nothing to retry
-            log.warning("recording.failed call=%s reason=%s", row.call_id, type(e).__name__)
-            self._finish(row.call_id, "failed", error=str(e))
+        except DecodeTimeout as e:  # a busy machine, not bad audio
+            log.warning("recording.retry call=%s attempt=%d reason=%s", row.call_id, row.attempts, type(e).__name__)
+            if row.attempts >= ATTEMPTS:
+                self._hand_off(row, str(e))
+        except IntakeError as e:  # no speech, too long, undecodable: the same every time
+            log.warning("recording.untranscribed call=%s reason=%s", row.call_id, type(e).__name__)
+            self._hand_off(row, str(e))
         except Exception as e:
-            log.exception("recording.error call=%s", row.call_id)
-            # Leave the lease to run out: another pass tries again, up to three times.
-            if row.attempts >= 3:
-                self._finish(row.call_id, "failed", error=f"{type(e).__name__}: {e}")
+            log.exception("recording.error call=%s attempt=%d", row.call_id, row.attempts)
+            if row.attempts >= ATTEMPTS:
+                self._hand_off(row, f"{type(e).__name__}: {e}")
         else:
             log.info("recording.stored call=%s status=%s", row.call_id, status)
-            self._finish(row.call_id, "done", record_id=record_id)
+            self._finish(row, "done", record_id=record_id)
         return self.get(row.call_id)
 
     def process_all(self) -> int:
-        """Process until nothing is due; how many were processed."""
+        """Process until nothing is due or stop() was called; how many were processed."""
         count = 0
-        while self.process_one() is not None:
+        while not self._stopping.is_set() and self.process_one() is not None:
             count += 1
         return count
+
+    def stop(self) -> None:
+        """Make process_all return after the recording in hand (a shutdown need not wait for the queue)."""
+        self._stopping.set()
 
     def models(self) -> tuple[Extractor, SpeechConfig]:
         with self._lock:
@@ -212,14 +240,50 @@ class RecordingSpool:
                                            media=str(row.path))
         return stored.id, status
 
+    def _hand_off(self, row: SpoolRow, reason: str) -> None:
+        """A record for an agent with the recording and why it has no transcript; the row fails with its id. The
+        record id is the one a transcript gives, so a retry updates that record instead of adding one."""
+        from bot.intake.extractor import Message
+        from bot.record import Dispatch
+        from bot.storage import AWAITING_AGENT, Storage
+
+        note = f"录音未能转写：{reason[:200]}"
+        extractor, _ = self.models()
+        record = extractor.extract(Message(UNTRANSCRIBED, channel="phone", message_id=f"call:{row.call_id}"))
+        if row.info.caller:
+            record.contact.phone = row.info.caller.lstrip("+")
+        record.dispatch, record.needs_review = Dispatch("handoff", [], note), True
+        storage = Storage(self.engine)
+        stored = storage.get(record.id)  # a transcript's record an earlier attempt stored before it died
+        if stored is None:
+            stored = storage.save(record, "handoff", conversation_id=f"call:{row.call_id}"[:128], media=str(row.path))
+        if stored.status in AWAITING_AGENT:  # one queued or settled already has someone
+            storage.settle(stored.id, "handoff", "phone", note=note)
+        log.info("recording.handed_off call=%s", row.call_id)
+        self._finish(row, "failed", record_id=stored.id, error=reason)
+
     def _spooled(self, call_id: str, digest: str) -> bool:
         """Whether the call is spooled with this content already; RecordingConflict when with other content."""
         row = self.get(call_id)
         if row is None:
             return False
-        if row.digest is not None and row.digest != digest:
+        if (row.digest or self._backfill(row)) != digest:
             raise RecordingConflict(f"call_id {call_id} already used for a different recording")
         return True
+
+    def _backfill(self, row: SpoolRow) -> str | None:
+        """The digest of a row from before digests were kept, from its file (and kept on the row); None when the
+        file is gone: nothing then shows the content is the same, so it counts as another recording."""
+        from bot.voice import file_digest
+
+        try:
+            digest = file_digest(row.path)
+        except FileNotFoundError:
+            return None
+        with self.engine.begin() as db:
+            db.execute(spool.update().where(spool.c.call_id == row.call_id, spool.c.digest.is_(None))
+                       .values(digest=digest))
+        return digest
 
     def _store(self, call_id: str, digest: str, content: Path | bytes, suffix: str, info: CallInfo) -> bool:
         """Write the recording and commit its row; False when a concurrent upload of the call won."""
@@ -262,10 +326,14 @@ class RecordingSpool:
             return False
         return True
 
-    def _finish(self, call_id: str, state: str, record_id: str | None = None, error: str | None = None) -> None:
+    def _finish(self, row: SpoolRow, state: str, record_id: str | None = None, error: str | None = None) -> None:
+        """End the row's processing, unless its lease ran out and another claim holds it: that one's outcome
+        stands, this stale one changes nothing."""
         with self.engine.begin() as db:
-            db.execute(spool.update().where(spool.c.call_id == call_id).values(
-                state=state, record_id=record_id, error=error[:500] if error else None, lease_until=None))
+            done = db.execute(spool.update().where(spool.c.call_id == row.call_id, spool.c.owner == row.owner).values(
+                state=state, record_id=record_id, error=error[:500] if error else None, lease_until=None)).rowcount
+        if not done:
+            log.warning("recording.lease_lost call=%s state=%s: another worker holds it", row.call_id, state)
 
     def _path(self, call_id: str, digest: str, suffix: str) -> Path:
         """One name per call and content: uploads of one call id racing each other never share a file."""
@@ -278,7 +346,7 @@ _STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "
 
 def _row(row: Any) -> SpoolRow:
     return SpoolRow(row["call_id"], Path(row["path"]), CallInfo(None, row["caller"], row["started_at"]),
-                    row["state"], row["attempts"], row["record_id"], row["error"], row["digest"])
+                    row["state"], row["attempts"], row["record_id"], row["error"], row["digest"], row["owner"])
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -300,31 +368,80 @@ def call_info(fields: dict[str, str]) -> CallInfo:
 
 
 def watch(directory: Path, recordings: RecordingSpool, poll: float = 2.0) -> None:
-    """Take every audio file dropped into `directory` (once it stopped growing) into the spool, and process
-    the spool; `name.json` beside `name.wav` may carry the call's metadata. Runs until interrupted."""
-    sizes: dict[Path, int] = {}
-    recordings.process_all()  # what an earlier run accepted but did not process
+    """Take every audio file dropped into `directory` (once it is written, see _settled) into the spool, and
+    process the spool; `name.json` beside `name.wav` may carry the call's metadata. Runs until interrupted: an
+    error with one file or one pass over the spool is logged, and the next poll goes on."""
+    seen: dict[Path, _Look] = {}
+    _process(recordings)  # what an earlier run accepted but did not process
     while True:
-        for path in sorted(directory.iterdir()):
-            if not path.is_file() or not AUDIO_SUFFIX.search(path.name):
-                continue
-            size = path.stat().st_size
-            if sizes.get(path) != size:  # still being written, or new: look again next time
-                sizes[path] = size
-                continue
-            sizes.pop(path, None)
-            take(path, recordings)
-        recordings.process_all()
+        try:
+            ready = _settled(directory, seen, poll)
+        except OSError:
+            log.exception("recording.watch_failed: the folder cannot be listed")
+            ready = []
+        for path in ready:
+            try:
+                take(path, recordings)
+            except Exception:
+                seen.pop(path, None)  # still there: looked at afresh, not retried at every poll
+                log.exception("recording.take_failed")
+        _process(recordings)
         time.sleep(poll)
+
+
+def _process(recordings: RecordingSpool) -> None:
+    """One pass over the spool; its failure is logged, not the watcher's end."""
+    try:
+        recordings.process_all()
+    except Exception:  # the database away for a moment: the rows wait for the next pass
+        log.exception("recording.spool_failed")
+
+
+@dataclass(frozen=True)
+class _Look:
+    """A dropped file as the last poll saw it."""
+
+    size: int
+    mtime_ns: int
+    unchanged: int
+    """how many polls in a row saw this size and mtime after the first"""
+
+
+def _settled(directory: Path, seen: dict[Path, _Look], poll: float) -> list[Path]:
+    """The audio files in `directory` whose size and mtime stayed the same over the last two polls and that were
+    last written at least a poll ago: a copy that stalls for a moment is not taken half-written. `seen` is
+    updated to this poll's looks."""
+    now = time.time()
+    looks: dict[Path, _Look] = {}
+    for path in sorted(p for p in directory.iterdir() if AUDIO_SUFFIX.search(p.name)):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # gone since the folder was listed
+            continue
+        except OSError as e:
+            log.warning("recording.unreadable reason=%s", e.strerror)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        last = seen.get(path)
+        same = last is not None and (last.size, last.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        looks[path] = _Look(st.st_size, st.st_mtime_ns, last.unchanged + 1 if last and same else 0)
+    seen.clear()
+    seen.update(looks)
+    return [path for path, look in looks.items() if look.unchanged >= 2 and look.mtime_ns <= (now - poll) * 1e9]
 
 
 def take(path: Path, recordings: RecordingSpool) -> None:
     """Move one dropped recording (and its sidecar) into the spool, or into DIR/rejected when it cannot be
-    accepted: nothing dropped is deleted unless its content is in the spool."""
+    accepted: nothing dropped is deleted unless its content is in the spool. A recording whose sidecar is still
+    being written is left for a later poll."""
     sidecar = path.with_suffix(".json")
     try:
-        fields = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
-        info = call_info(fields if isinstance(fields, dict) else {})
+        fields = _sidecar(sidecar)
+        if fields is None:
+            log.info("recording.waiting: its sidecar does not parse yet")
+            return
+        info = call_info(fields)
         if info.call_id is not None:
             call_id, new = recordings.accept_file(path, info, move=True)
         else:
@@ -334,6 +451,20 @@ def take(path: Path, recordings: RecordingSpool) -> None:
     except (RecordingError, ValueError, OSError) as e:
         moved = _reject(path, sidecar)
         log.warning("recording.rejected file=%s moved_to=%s reason=%s", path.name, moved, e)
+
+
+def _sidecar(sidecar: Path) -> dict[str, str] | None:
+    """The fields of a recording's sidecar ({} when it has none); None when it does not parse but may still be
+    being written (younger than SIDECAR_GRACE), ValueError when it does not parse and is older."""
+    if not sidecar.exists():
+        return {}
+    try:
+        fields = json.loads(sidecar.read_text(encoding="utf-8"))
+    except ValueError:  # JSONDecodeError, or UnicodeDecodeError when cut inside a character
+        if time.time() - sidecar.stat().st_mtime < SIDECAR_GRACE:
+            return None
+        raise
+    return fields if isinstance(fields, dict) else {}
 
 
 def _accept_by_name(path: Path, info: CallInfo, recordings: RecordingSpool) -> tuple[str, bool]:

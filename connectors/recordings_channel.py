@@ -28,6 +28,7 @@ from connectors.recordings import (
     check_token,
     run_spool,
 )
+from connectors.streaming import close_after, read_limited
 
 log = logging.getLogger(__name__)
 MULTIPART_SLACK = 64 * 1024
@@ -63,8 +64,7 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
             self._worker = asyncio.create_task(run_spool(self._spool, self._wake))
 
         async def stop(_app: Any, _loop: Any) -> None:
-            if self._worker:
-                self._worker.cancel()
+            self.shutdown()
 
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self._spool else "starting"}, status=200 if self._spool else 503)
@@ -80,6 +80,14 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
         bp.add_route(upload, "/upload", methods=["POST"], stream=True)
         return bp
 
+    def shutdown(self) -> None:
+        """Stop the spool worker. Cancelling it leaves its pass running in a thread: stopping the spool ends
+        that pass after the recording in hand instead of after the whole queue."""
+        if self._spool:
+            self._spool.stop()
+        if self._worker:
+            self._worker.cancel()
+
     async def upload(self, request: Request) -> HTTPResponse:
         """The token and a declared length are checked before any of the body is read, and reading stops as
         soon as the body is larger than any accepted recording can make it."""
@@ -89,7 +97,7 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return _refuse(request, 413, "recording too large")
-        body = await _read_body(request, limit)
+        body = await read_limited(request, limit)
         if body is None:
             return _refuse(request, 413, "recording too large")
         try:
@@ -115,27 +123,10 @@ class RecordingsInput(InputChannel):  # type: ignore[misc]  # rasa ships no type
         return response.json({"call_id": call_id, "status": "accepted" if new else "duplicate"}, status=202)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as more than `limit` bytes of it arrived."""
-    assert request.stream is not None
-    chunks: list[bytes] = []
-    size = 0
-    while (chunk := await request.stream.read()) is not None:
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _refuse(request: Request, status: int, error: str) -> HTTPResponse:
-    """An answer before the body was read (whole): the connection closes after it. Sanic would otherwise read
-    and discard the rest of the body, up to REQUEST_MAX_SIZE, to keep the connection; a request max size of 0
-    makes it give up at once."""
+    """An answer before the body was read (whole): the connection closes after it."""
     log.warning("recording.refused status=%d reason=%s", status, error)
-    assert request.stream is not None
-    request.stream.keep_alive = False
-    request.stream.request_max_size = 0
+    close_after(request)
     return response.json({"error": error}, status=status)
 
 

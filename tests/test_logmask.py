@@ -21,3 +21,15 @@ def test_personal_data_is_masked(line, gone):
 def test_ordinary_lines_keep_their_content():
     line = "2026-11-21 14:22:36 INFO rasa.core.test - Correct: 62 / 62 on port 5005"
     assert mask(line) == line
+
+
+def test_the_filter_masks_what_a_command_logs(caplog):
+    import logging
+
+    from bot.logmask import MaskFilter
+
+    logger = logging.getLogger("hotline.test")
+    caplog.handler.addFilter(MaskFilter())
+    with caplog.at_level(logging.INFO, logger="hotline.test"):
+        logger.warning("recording.rejected file=%s reason=%s", "13912345678_0930.wav", "not audio")
+    assert caplog.messages == ["recording.rejected file=<number>_0930.wav reason=not audio"]

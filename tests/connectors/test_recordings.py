@@ -1,6 +1,7 @@
 """Call recordings: the spool (idempotent on the call id, one call id one recording, whole and synced files
-only), the upload endpoint over real HTTP in a process of its own (refusals before the body is read), a restart
-after a kill, and `hotline intake --watch DIR`."""
+only, a call that cannot be transcribed handed to an agent, a stale worker's outcome discarded), the upload
+endpoint over real HTTP in a process of its own (refusals before the body is read), a restart after a kill, and
+`hotline intake --watch DIR` (only whole files taken, errors survived)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
+from bot.intake.extractor import record_id
+from bot.speech import SpeechConfig
 from bot.storage import open_engine
 from bot.storage.records import Storage
 from bot.voice import file_digest
@@ -33,6 +37,7 @@ from connectors.recordings import (
     RecordingSpool,
     spool,
     take,
+    watch,
 )
 from tests.connectors.test_wechat import _port, wait_for
 
@@ -44,7 +49,8 @@ TOKEN = "telephony-shared-secret-0123"
 
 
 @pytest.mark.parametrize("fields", [{"call_id": "has space"}, {"call_id": "x" * 101}, {"caller": "138-0013"},
-                                    {"started_at": "yesterday"}])
+                                    {"started_at": "yesterday"},
+                                    {"started_at": "2026-11-21T09:30:00.123456+08:00:00.123456"}])  # valid, 42 long
 def test_bad_call_info(fields: dict[str, str]) -> None:
     with pytest.raises(RecordingError):
         CallInfo(**fields)
@@ -86,24 +92,117 @@ def test_spool_is_idempotent(tmp_path: Path) -> None:
     assert recordings.claim() is not None and recordings.claim() is None
 
 
-def test_spool_adds_the_digest_to_an_old_table(tmp_path: Path) -> None:
-    """A table made before the digest was kept gets the column; its rows match any content (as before)."""
+def test_rows_from_before_the_digest_compare_by_their_file(tmp_path: Path) -> None:
+    """A table made before the digest was kept gets the new columns. An old row's digest is taken from its file
+    (and kept): the same content is a duplicate, other content a conflict; a row whose file is gone matches no
+    content. In the watched folder, such a name dropped again with a new recording is another call."""
     engine = open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     old = sa.MetaData()
     sa.Table("recording_spool", old, *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-                                       for c in spool.columns if c.name != "digest"))
+                                       for c in spool.columns if c.name not in ("digest", "owner")))
     old.create_all(engine)
+    kept = tmp_path / "old" / "kept.wav"
+    kept.parent.mkdir()
+    shutil.copy(WAV, kept)
     with engine.begin() as db:
-        db.execute(sa.text("INSERT INTO recording_spool (call_id, path, state, attempts, received_at) "
-                           "VALUES ('old-1', '/var/old-1.wav', 'done', 1, 0)"))
+        db.execute(sa.text("INSERT INTO recording_spool (call_id, path, state, attempts, received_at) VALUES "
+                           f"('recording', '{kept}', 'done', 1, 0), ('gone', '{tmp_path / 'gone.wav'}', 'done', 1, 0)"))
     recordings = RecordingSpool(engine, tmp_path / "spool")
-    assert "digest" in {c["name"] for c in sa.inspect(engine).get_columns("recording_spool")}
-    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("old-1")) == ("old-1", False)
-    old_row = recordings.get("old-1")
-    assert old_row is not None and old_row.digest is None and old_row.state == "done"
-    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("new-1")) == ("new-1", True)
-    RecordingSpool(engine, tmp_path / "spool")  # a second start finds the column made
-    assert rows(engine) == 2
+    assert {"digest", "owner"} <= {c["name"] for c in sa.inspect(engine).get_columns("recording_spool")}
+    with pytest.raises(RecordingConflict):
+        recordings.accept_bytes(OTHER_WAV.read_bytes(), ".wav", CallInfo("recording"))
+    old_row = recordings.get("recording")
+    assert old_row is not None and old_row.digest == file_digest(WAV) and old_row.state == "done"
+    assert recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("recording")) == ("recording", False)
+    with pytest.raises(RecordingConflict):
+        recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("gone"))
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for name, audio in (("recording.wav", OTHER_WAV), ("gone.wav", THIRD_WAV)):
+        shutil.copy(audio, drop / name)
+        take(drop / name, recordings)
+        keyed = recordings.get("sha256:" + file_digest(audio))
+        assert keyed is not None and keyed.path.read_bytes() == audio.read_bytes()
+    assert list(drop.iterdir()) == []
+    RecordingSpool(engine, tmp_path / "spool")  # a second start finds the columns made
+    assert rows(engine) == 4
+
+
+def test_untranscribable_call_goes_to_an_agent(tmp_path: Path, extractor: Any) -> None:
+    """Audio that cannot be decoded is not retried: a record for an agent, with the recording, the reason and
+    the caller's number, under the id a transcript would have had; the row fails with that record."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    recordings._models = (extractor, SpeechConfig())
+    recordings.accept_bytes(b"RIFF, but no audio in it", ".wav", CallInfo("bad-1", caller="+8613800138000"))
+    row = recordings.process_one()
+    assert row is not None and row.state == "failed" and row.attempts == 1 and row.record_id
+    storage = Storage(recordings.engine)
+    stored = storage.get(row.record_id)
+    assert stored is not None and storage.by_conversation("call:bad-1") == [stored]
+    assert stored.id == record_id("phone", "call:bad-1", "") and stored.status == "handoff"
+    assert stored.media == str(row.path) and stored.note and stored.note.startswith("录音未能转写：")
+    assert stored.record["contact"]["phone"] == "8613800138000" and stored.record["needs_review"]
+    assert stored.record["text"] == "（电话录音，未能自动转写）" and stored.record["dispatch"]["action"] == "handoff"
+
+
+@pytest.mark.parametrize("failure", ["decode timeout", "crash"])
+def test_failing_call_is_retried_then_goes_to_an_agent(tmp_path: Path, extractor: Any,
+                                                        monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    """A decode time-out (a busy machine) and any other error are tried three times; then the call goes to an
+    agent like one that cannot be transcribed."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool", lease=0.01)
+    recordings._models = (extractor, SpeechConfig(decode_timeout=0.001 if failure == "decode timeout" else 120))
+    if failure == "crash":
+        def broken(*_args: Any, **_kwargs: Any) -> None:
+            raise RuntimeError("whisper weights unreadable")
+
+        monkeypatch.setattr("bot.voice.record_from_audio", broken)
+    recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("slow-1"))
+    for attempt in (1, 2):
+        row = recordings.process_one()
+        assert row is not None and (row.state, row.attempts, row.record_id) == ("received", attempt, None)
+        time.sleep(0.05)  # the lease runs out
+    row = recordings.process_one()
+    assert row is not None and row.state == "failed" and row.attempts == 3 and row.record_id
+    stored = Storage(recordings.engine).get(row.record_id)
+    assert stored is not None and stored.status == "handoff" and stored.note
+    assert ("decoding took over" if failure == "decode timeout" else "whisper weights unreadable") in stored.note
+
+
+def test_a_stale_worker_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose lease ran out while it worked: the worker that took the row up since settles it."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("c-1"))
+
+    def slow(row: Any) -> tuple[str, str]:
+        later = recordings.claim(now=time.time() + recordings.lease + 1)
+        assert later is not None and later.owner != row.owner
+        recordings._finish(later, "done", record_id="the-later-workers")
+        return "the-stale-workers", "queued"
+
+    monkeypatch.setattr(recordings, "_record", slow)
+    row = recordings.process_one()
+    assert row is not None and (row.state, row.record_id, row.attempts) == ("done", "the-later-workers", 2)
+
+
+def test_shutdown_ends_a_pass_between_recordings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channel stopping while a pass is under way: the pass ends after the recording in hand."""
+    from connectors.recordings_channel import RecordingsInput
+
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    for n, audio in enumerate((WAV, OTHER_WAV, THIRD_WAV)):
+        recordings.accept_bytes(audio.read_bytes(), ".wav", CallInfo(f"c-{n}"))
+    channel = RecordingsInput(RecordingsConfig(TOKEN))
+    channel._spool = recordings
+
+    def record(row: Any) -> tuple[str, str]:
+        channel.shutdown()
+        return f"record-{row.call_id}", "queued"
+
+    monkeypatch.setattr(recordings, "_record", record)
+    assert recordings.process_all() == 1
+    states = [(row.state if (row := recordings.get(f"c-{n}")) else None) for n in range(3)]
+    assert states == ["done", "received", "received"]
 
 
 def test_spool_writes_are_synced_before_the_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,6 +290,113 @@ def test_dropped_files_with_reused_names(tmp_path: Path) -> None:
     assert recordings.get("recording") == row
 
 
+def run_watch(drop: Path, recordings: RecordingSpool, monkeypatch: pytest.MonkeyPatch, polls: int,
+              between: Callable[[int], None] | None = None) -> list[list[str]]:
+    """The names in `drop` after each of `polls` polls of watch(), `between(n)` run after poll n. The poll is
+    60 s and no real time passes: only files whose mtime is over a minute old are ever taken."""
+    seen: list[list[str]] = []
+
+    def sleep(_seconds: float) -> None:
+        seen.append(sorted(p.name for p in drop.iterdir()))
+        if len(seen) == polls:
+            raise KeyboardInterrupt
+        if between:
+            between(len(seen))
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    with pytest.raises(KeyboardInterrupt):
+        watch(drop, recordings, poll=60)
+    return seen
+
+
+def dropped(drop: Path, name: str, audio: Path, age: float = 120.0) -> Path:
+    path = drop / name
+    shutil.copy(audio, path)
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
+def test_watch_takes_a_file_once_it_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is taken once its size and mtime stayed the same over two polls and it was last written a poll
+    ago: a copy that stalls, or that was written just now, is left alone."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    monkeypatch.setattr(recordings, "process_all", lambda: 0)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    dropped(drop, "stalled.wav", WAV)
+    touched = dropped(drop, "touched.wav", THIRD_WAV)
+    dropped(drop, "fresh.wav", OTHER_WAV, age=0)
+
+    def between(poll: int) -> None:
+        if poll == 2:  # written to again, to the same size
+            os.utime(touched, (time.time() - 130, time.time() - 130))
+
+    names = run_watch(drop, recordings, monkeypatch, 5, between)
+    assert names == [["fresh.wav", "stalled.wav", "touched.wav"]] * 2 + [["fresh.wav", "touched.wav"]] * 2 \
+        + [["fresh.wav"]]
+    assert recordings.get("stalled") is not None and recordings.get("touched") is not None
+
+
+def test_a_sidecar_still_being_written_waits(tmp_path: Path) -> None:
+    """A sidecar that does not parse yet holds its recording back; once it is 30 s old it is taken as broken."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    audio = dropped(drop, "call-9.wav", WAV)
+    sidecar = drop / "call-9.json"
+    sidecar.write_text('{"call_id": "c-9", "cal')
+    take(audio, recordings)
+    assert sorted(p.name for p in drop.iterdir()) == ["call-9.json", "call-9.wav"] and rows(recordings.engine) == 0
+    sidecar.write_text(json.dumps({"call_id": "c-9", "caller": "13800138000"}))
+    take(audio, recordings)
+    row = recordings.get("c-9")
+    assert row is not None and row.info.caller == "13800138000" and list(drop.iterdir()) == []
+    broken = dropped(drop, "call-10.wav", OTHER_WAV)
+    (drop / "call-10.json").write_text("{never finished")
+    os.utime(drop / "call-10.json", (time.time() - 31, time.time() - 31))
+    take(broken, recordings)
+    assert sorted(p.name for p in (drop / "rejected").iterdir()) == ["call-10.json", "call-10.wav"]
+
+
+def test_watch_goes_on_after_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A failed pass over the spool (the database away), a file gone between listing and looking at it, and a
+    rejection that fails (rejected/ cannot be made) are logged, and the watcher goes on."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    passes: list[int] = []
+
+    def process_all() -> int:
+        passes.append(1)
+        if len(passes) <= 2:
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+        return 0
+
+    monkeypatch.setattr(recordings, "process_all", process_all)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "rejected").write_text("")  # a file where the folder for rejected recordings should be
+    dropped(drop, "bad.wav", WAV)
+    (drop / "bad.json").write_text(json.dumps({"call_id": "has space"}))
+    dropped(drop, "good.wav", OTHER_WAV)
+    dropped(drop, "vanishing.wav", THIRD_WAV)
+    real_stat, looks = Path.stat, []
+
+    def stat(path: Path, *args: Any, **kwargs: Any) -> os.stat_result:
+        if path.name == "vanishing.wav":
+            looks.append(path)
+            if len(looks) == 2:  # removed between the listing and the second look
+                path.unlink()
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with caplog.at_level("INFO", logger="connectors.recordings"):
+        names = run_watch(drop, recordings, monkeypatch, 4)
+    assert names[-1] == ["bad.json", "bad.wav", "rejected"] and len(passes) == 5
+    assert recordings.get("good") is not None and rows(recordings.engine) == 1
+    assert "recording.spool_failed" in caplog.text and "recording.take_failed" in caplog.text
+    assert "recording.unreadable" not in caplog.text and "recording.watch_failed" not in caplog.text  # gone: no error
+
+
 class Server:
     def __init__(self, tmp: Path, lease: float = 600.0, max_bytes: int = 5_000_000) -> None:
         self.db_url = f"sqlite:///{tmp / 'hotline.db'}"
@@ -270,6 +476,8 @@ def test_upload_becomes_one_record(server: Server) -> None:
     assert other.status_code == 409
     assert other.json() == {"error": "call_id call-1 already used for a different recording"}
     assert server.upload(data, token="wrong-token-0000000000", call_id="call-2").status_code == 401
+    assert server.upload(data, call_id="call-4", start_time="2026-11-21T09:30:00.123456+08:00:00.123456").json() \
+        == {"error": "start_time: at most 40 characters"}
     too_big = server.upload(data + b"\0" * 2000, call_id="call-3")
     assert too_big.status_code == 413
     stored = wait_for(lambda: server.storage.by_conversation("call:call-1"), 300, "the record")
@@ -355,8 +563,8 @@ def test_watch_folder(tmp_path: Path) -> None:
     log = open(tmp_path / "watch.log", "ab")  # noqa: SIM115
     watcher = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
+        (drop / "call-77.json").write_text(json.dumps({"caller": "13900139000"}))  # the sidecar first
         shutil.copy(WAV, drop / "call-77.wav")
-        (drop / "call-77.json").write_text(json.dumps({"caller": "13900139000"}))
         stored = wait_for(lambda: storage.by_conversation("call:call-77"), 300, "the watched recording's record")
         assert len(stored) == 1 and stored[0].record["contact"]["phone"]
         wait_for(lambda: not (drop / "call-77.wav").exists() and not (drop / "call-77.json").exists(), 10,
