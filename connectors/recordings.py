@@ -345,7 +345,9 @@ _STATUS = {"dispatch": "queued", "handoff": "handoff", "redirect": "redirect", "
 
 
 def _row(row: Any) -> SpoolRow:
-    return SpoolRow(row["call_id"], Path(row["path"]), CallInfo(None, row["caller"], row["started_at"]),
+    # SQLite kept start times longer than the column before they were refused: such a row must not block the spool.
+    started = row["started_at"] if row["started_at"] and len(row["started_at"]) <= _STARTED_AT else None
+    return SpoolRow(row["call_id"], Path(row["path"]), CallInfo(None, row["caller"], started),
                     row["state"], row["attempts"], row["record_id"], row["error"], row["digest"], row["owner"])
 
 

@@ -185,6 +185,17 @@ def test_a_stale_worker_changes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     assert row is not None and (row.state, row.record_id, row.attempts) == ("done", "the-later-workers", 2)
 
 
+def test_an_older_rows_long_start_time_does_not_block_the_spool(tmp_path: Path) -> None:
+    """SQLite stored start times longer than the column before they were refused: such a row is still claimed."""
+    recordings = RecordingSpool(open_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), tmp_path / "spool")
+    recordings.accept_bytes(WAV.read_bytes(), ".wav", CallInfo("c-1", None, "2026-11-21T09:30:00"))
+    with recordings.engine.begin() as db:
+        long_time = "2026-11-21T09:30:00.123456+08:00:00.123456"  # valid ISO 8601, 42 characters
+        db.execute(sa.text("UPDATE recording_spool SET started_at = :t"), {"t": long_time})
+    row = recordings.claim()
+    assert row is not None and row.call_id == "c-1" and row.info.started_at is None
+
+
 def test_shutdown_ends_a_pass_between_recordings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The channel stopping while a pass is under way: the pass ends after the recording in hand."""
     from connectors.recordings_channel import RecordingsInput
