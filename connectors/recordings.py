@@ -245,7 +245,7 @@ class RecordingSpool:
         record id is the one a transcript gives, so a retry updates that record instead of adding one."""
         from bot.intake.extractor import Message
         from bot.record import Dispatch
-        from bot.storage import AWAITING_AGENT, Storage
+        from bot.storage import Storage
 
         note = f"录音未能转写：{reason[:200]}"
         extractor, _ = self.models()
@@ -253,12 +253,9 @@ class RecordingSpool:
         if row.info.caller:
             record.contact.phone = row.info.caller.lstrip("+")
         record.dispatch, record.needs_review = Dispatch("handoff", [], note), True
-        storage = Storage(self.engine)
-        stored = storage.get(record.id)  # a transcript's record an earlier attempt stored before it died
-        if stored is None:
-            stored = storage.save(record, "handoff", conversation_id=f"call:{row.call_id}"[:128], media=str(row.path))
-        if stored.status in AWAITING_AGENT:  # one queued or settled already has someone
-            storage.settle(stored.id, "handoff", "phone", note=note)
+        # A transcript's record that an earlier attempt stored before it died is the one handed off.
+        stored = Storage(self.engine).hand_off(record, "phone", note, conversation_id=f"call:{row.call_id}"[:128],
+                                               media=str(row.path))
         log.info("recording.handed_off call=%s", row.call_id)
         self._finish(row, "failed", record_id=stored.id, error=reason)
 

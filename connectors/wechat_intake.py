@@ -88,7 +88,6 @@ class Intake:
     def handoff(self, db_url: str | None, message: WeChatMessage, key: str, error: str, media: str | None) -> None:
         """A record of this message for an agent, noting why the bot could not answer."""
         from bot.intake.extractor import Message
-        from bot.storage import AWAITING_AGENT
 
         text = message.content or message.recognition or message.label or ""
         note = f"微信未能回复：{error[:200]}"
@@ -99,15 +98,12 @@ class Intake:
             record = self.extractor().extract(Message(NO_TEXT, channel=CHANNEL, message_id=key))
             note += f"；原消息：{text[:200]}"
         storage = _storage(db_url)
-        voice = media if message.msg_type == "voice" else None  # `media` of a record is its recording
-        existing = storage.get(record.id)  # the voice or location record this message already made
-        if existing is None:
-            existing = storage.save(record, "handoff", conversation_id=message.from_user, media=voice)
-            if media and message.msg_type == "image":
-                storage.attach_image(existing.id, media, CHANNEL)
-        elif existing.status not in AWAITING_AGENT:
-            return  # already queued or settled: the unit or an agent has it; the inbox row keeps the error
-        storage.settle(existing.id, "handoff", CHANNEL, note=note)
+        # The voice or location record this message already made is the one handed off; `media` of a record
+        # is its recording.
+        stored = storage.hand_off(record, CHANNEL, note, conversation_id=message.from_user,
+                                  media=media if message.msg_type == "voice" else None)
+        if media and message.msg_type == "image":
+            storage.attach_image(stored.id, media, CHANNEL)
 
 
 def _storage(db_url: str | None) -> Storage:

@@ -223,10 +223,22 @@ class Storage:
                 raise KeyError(record_id)
             db.execute(records.update().where(records.c.id == record_id).values(
                 status=status, note=note, merged_into=merged_into, updated_at=now))
-            _log(db, record_id, actor, "status", old, status, now)
+            if old != status:
+                _log(db, record_id, actor, "status", old, status, now)
             if note:
                 _log(db, record_id, actor, "note", None, note, now)
             return self._get(db, record_id)
+
+    def hand_off(self, record: ComplaintRecord, actor: str, note: str, conversation_id: str | None = None,
+                 media: str | None = None) -> StoredRecord:
+        """Put a record before an agent with the reason: stored as `handoff` when new, the note added when it
+        already waits for an agent. One queued, answered or settled is left as it is: someone has it."""
+        existing = self.get(record.id)
+        if existing is None:
+            existing = self.save(record, "handoff", conversation_id=conversation_id, media=media, actor=actor)
+        elif existing.status not in AWAITING_AGENT:
+            return existing
+        return self.settle(existing.id, "handoff", actor, note=note)
 
     def history(self, record_id: str) -> list[Change]:
         with self.engine.connect() as db:

@@ -162,3 +162,17 @@ def test_only_one_of_two_agents_confirms(engine, record):
     with pytest.raises(StatusConflict):
         store.edit(record.id, {"district": "海淀区"}, actor="wang")
     assert Outbox(engine).counts()["pending"] == 1
+
+
+def test_hand_off_puts_a_record_before_an_agent_once_and_leaves_one_someone_has(engine, record, extractor):
+    store = Storage(engine)
+    first = store.hand_off(record, "wechat", "微信未能回复：45015", conversation_id="c1")
+    assert (first.status, first.note, first.conversation_id) == ("handoff", "微信未能回复：45015", "c1")
+    again = store.hand_off(record, "wechat", "微信未能回复：45047")  # a retry: the note is the latest reason
+    assert again.ticket == first.ticket and again.note == "微信未能回复：45047"
+    assert [(c.field, c.old, c.new) for c in store.history(record.id)] == [
+        ("status", None, "handoff"), ("note", None, "微信未能回复：45015"), ("note", None, "微信未能回复：45047")]
+    queued = extractor.extract("海淀区中关村街道路灯不亮，电话13800001111")
+    store.save(queued, "queued")
+    kept = store.hand_off(queued, "phone", "录音未能转写")
+    assert kept.status == "queued" and kept.note is None
