@@ -140,3 +140,37 @@ def test_a_refused_token_is_fetched_again_once_for_all_senders() -> None:
 
     server = asyncio.run(run())
     assert server.token_calls == 2 and server.sends == 10
+
+
+def test_a_reply_that_may_have_arrived_is_noted_and_not_sent_again(tmp_path: Any) -> None:
+    """Both replies time out after reaching WeChat's (slow) loopback stand-in: each is sent once, and the inbox
+    row counts them sent and says they may not have arrived."""
+    import time
+
+    import aiohttp
+
+    from bot.storage import open_engine
+    from connectors.wechat_api import WeChatClient
+    from connectors.wechat_crypto import WeChatMessage
+    from connectors.wechat_store import Inbox
+
+    inbox = Inbox(open_engine(f"sqlite:///{tmp_path / 'h.db'}"))
+    message = WeChatMessage("gh", "o-citizen", 1_700_000_000, "text", content="暖气不热", msg_id="1")
+    inbox.accept(message, "n1", time.time() + 300)
+    row = inbox.claim(message.dedup_key, lease=60)
+    assert row is not None
+    row.replies = ["收到", "请问在哪个区？"]
+    inbox.turned(row, row.replies)
+
+    async def run() -> int:
+        slow = SlowWeChat(delay=2.0)
+        async with slow as url, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
+            channel = WeChatInput.from_credentials({**GOOD, "api_base": url})
+            assert isinstance(channel, WeChatInput)
+            channel._inbox, channel._client = inbox, WeChatClient(session, url, "wx1", "s", backoff=0.01)
+            await channel._send(row)
+        return slow.sends
+
+    assert asyncio.run(run()) == 2
+    stored = inbox.get(message.dedup_key)
+    assert stored is not None and stored.sent == 2 and "回复可能未送达" in (stored.error or "")

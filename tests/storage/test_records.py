@@ -176,3 +176,11 @@ def test_hand_off_puts_a_record_before_an_agent_once_and_leaves_one_someone_has(
     store.save(queued, "queued")
     kept = store.hand_off(queued, "phone", "录音未能转写")
     assert kept.status == "queued" and kept.note is None
+
+
+def test_sqlite_commits_reach_the_disk_before_they_return(tmp_path):
+    """synchronous=FULL: what was acknowledged after a commit survives a power cut, not only a crash."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    with engine.connect() as db:
+        assert db.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
