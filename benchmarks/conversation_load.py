@@ -2,8 +2,10 @@
 
 Starts the Rasa server and the action server (bot.assistant.start) with a scratch database, warms
 them up, then runs CONVERSATIONS full demand conversations at once, each turn timed from POST to
-the reply: paced (each citizen takes THINK seconds before the next message) and back-to-back
-(no pause at all). The baseline in the same run is one conversation alone.
+the reply: paced (citizens start at random moments within two THINK periods and take between half
+and one and a half THINK seconds before each next message, as people reading and typing do) and
+back-to-back (every citizen answers the instant the reply arrives: the server's capacity). The
+baseline in the same run is one conversation alone.
 
     .venv/bin/python benchmarks/conversation_load.py [--conversations 20] [--rounds 3]
 """
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import tempfile
@@ -33,11 +36,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-async def conversation(session, url, times, think):
+async def conversation(session, url, times, think, rng):
     sender = uuid.uuid4().hex
+    if think:
+        await asyncio.sleep(rng.uniform(0, 2 * think))  # citizens do not all call in the same instant
     for i, text in enumerate(SCRIPT):
         if think and i:
-            await asyncio.sleep(think)  # a citizen reads the reply and types
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)  # a citizen reads the reply and types
         t0 = time.perf_counter()
         async with session.post(url, json={"sender": sender, "message": text}) as resp:
             replies = await resp.json()
@@ -46,12 +51,13 @@ async def conversation(session, url, times, think):
             raise RuntimeError(f"no reply to {text!r}")
 
 
-async def run(url, conversations, think=0.0):
+async def run(url, conversations, think=0.0, seed=0):
     times: list[float] = []
+    rng = random.Random(seed)
     timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         t0 = time.perf_counter()
-        await asyncio.gather(*(conversation(session, url, times, think) for _ in range(conversations)))
+        await asyncio.gather(*(conversation(session, url, times, think, rng) for _ in range(conversations)))
         wall = time.perf_counter() - t0
     return times, wall
 
@@ -75,9 +81,9 @@ def main():
     try:
         asyncio.run(run(url, 2))  # warm-up: models loaded, caches filled
         alone, paced, loaded = [], [], []
-        for _ in range(args.rounds):
+        for n in range(args.rounds):
             alone += asyncio.run(run(url, 1))[0]
-            paced += asyncio.run(run(url, args.conversations, args.think))[0]
+            paced += asyncio.run(run(url, args.conversations, args.think, seed=n))[0]
             times, wall = asyncio.run(run(url, args.conversations))
             loaded += times
         result = {

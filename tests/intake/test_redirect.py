@@ -17,6 +17,13 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("孩子抽搐了怎么办快来人", "120"),
         ("三环上追尾了，有人受伤", "122"),
         ("路口两辆车撞了，司机被卡在里面", "122"),
+        ("仓库着了，火往外窜", "119"),
+        ("锅炉房炸了，玻璃全碎了", "119"),
+        ("他拿砖头砸人家脑袋，一直在流血", "110"),
+        ("我奶奶突然说话不利索了，嘴也歪了", "120"),
+        ("我下班回家屋里有人，门锁被撬了", "110"),
+        ("一辆货车在辅路上翻了，司机出不来", "122"),
+        ("讨债的堵在我家门口不让我们出门", "110"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -40,6 +47,14 @@ def test_emergencies_are_redirected(text, number):
         "刚才一辆电动车差点掉进井里",
         "楼上半夜吵得睡不着，你们现在打我电话13800001111",
         "路口的信号灯杆子刚才被车撞歪了",
+        "楼下烧烤店一晚上冒烟，熏得家里全是烟",
+        "隔壁炒菜呛得跟着火了一样",
+        "大火车站门口那个公交站挪哪去了",
+        "我妈有心脏病，家里暖气又不热",
+        "燃气没气了，打不着火",
+        "上回家里进了小偷，现在想装个防盗门，能申请补贴吗",
+        "物业在砍我们小区的树",
+        "井盖让车压翻了，井口敞着",
     ],
 )
 def test_no_false_redirect(text):
@@ -68,6 +83,11 @@ def test_rule_names_the_number_when_both_agree_on_an_emergency():
 
 def test_nothing_without_rule_or_model():
     assert decide("快来人", None, UNSURE) is None
+
+
+def test_model_alone_does_not_call_smoke_from_a_barbecue_a_fire():
+    assert decide("楼下烧烤摊的烟全飘进屋了", None, FIRE) is None
+    assert decide("楼下烧烤摊着火了", None, FIRE) == Redirect("119", 0, 0)
 
 
 def test_model_alone_cannot_redirect_what_is_over():

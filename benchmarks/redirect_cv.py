@@ -1,0 +1,109 @@
+"""Choose the redirect thresholds on training data: k-fold out-of-fold emergency scores.
+
+Each fold's hand-written examples are scored by a classifier trained (same recipe, augmentation
+included) on the other folds; the held-out file is never read. Prints, for each candidate
+MODEL_ALONE and WITH_RULE, the emergencies missed and the false redirects over all folds.
+
+    .venv/bin/python benchmarks/redirect_cv.py --folds 3 --out /tmp/redirect_cv.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import yaml
+
+from bot.intake import redirect
+from bot.intake.augment import Augmenter
+from bot.intake.dataset import Example, parse_markup, read_examples, train_files
+from bot.intake.gazetteer import load_gazetteer
+from bot.intake.model import IntakeModel, TrainOptions
+from bot.intake.text import detect_language
+from bot.taxonomy import load_taxonomy
+
+
+def folds(examples: list[Example], k: int, seed: int) -> list[list[int]]:
+    """Fold indices, emergencies spread evenly over the folds."""
+    rng = random.Random(seed)
+    parts: list[list[int]] = [[] for _ in range(k)]
+    for group in (True, False):
+        idx = [i for i, e in enumerate(examples) if bool(e.redirect) is group]
+        rng.shuffle(idx)
+        for n, i in enumerate(idx):
+            parts[n % k].append(i)
+    return parts
+
+
+def chat_texts() -> list[str]:
+    """Training messages that are conversation only (你好, 谢谢): never an emergency."""
+    texts = []
+    for path in train_files():
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            items = block.get("examples") or []
+            if isinstance(items, list):
+                texts += [parse_markup(str(i["text"]))[0] for i in items
+                          if "subcategory" not in (i.get("metadata") or {})]
+    return texts
+
+
+def out_of_fold(examples: list[Example], k: int, opts: TrainOptions) -> list[dict[str, object]]:
+    codes = load_taxonomy().subcategory_codes
+    gazetteer = load_gazetteer()
+    rows: list[dict[str, object]] = []
+    for n, test in enumerate(folds(examples, k, opts.seed)):
+        held = set(test)
+        train = [e for i, e in enumerate(examples) if i not in held]
+        augmenter = Augmenter(gazetteer, "".join(e.text for e in train), seed=opts.seed)
+        model = IntakeModel.train(augmenter.expand(train, opts.copies), codes, opts,
+                                  log=lambda line, n=n: print(f"fold {n + 1}/{k}: {line}", flush=True))
+        for i, pred in zip(test, model.predict([examples[i].text for i in test])):
+            example = examples[i]
+            rows.append({"text": example.text, "gold": example.redirect, "scores": pred.redirect, "chat": False})
+    chat = [t for t in chat_texts() if detect_language(t) == "zh"]  # other languages are never classified
+    rows += [{"text": t, "gold": None, "scores": p.redirect, "chat": True} for t, p in zip(chat, model.predict(chat))]
+    return rows
+
+
+def sweep(rows: list[dict[str, object]]) -> None:
+    """Missed emergencies and false redirects for each pair of thresholds."""
+    base = (redirect.MODEL_ALONE, redirect.WITH_RULE)
+    emergencies = sum(1 for r in rows if r["gold"])
+    chat = sum(1 for r in rows if r["chat"])
+    print(f"{len(rows) - chat} intake examples, {emergencies} of them emergencies, out of fold; {chat} conversational")
+    print("MODEL_ALONE WITH_RULE missed false (of them conversational)")
+    for alone in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
+        for with_rule in (0.05, 0.1, 0.15, 0.2, 0.3):
+            redirect.MODEL_ALONE, redirect.WITH_RULE = alone, with_rule
+            missed = false = chat = 0
+            for r in rows:
+                text, scores = str(r["text"]), r["scores"]
+                assert isinstance(scores, dict)
+                got = redirect.decide(text, redirect.find_redirect(text), scores)
+                missed += bool(r["gold"]) and got is None
+                false += not r["gold"] and got is not None
+                chat += bool(r["chat"]) and got is not None
+            print(f"{alone:11.2f} {with_rule:9.2f} {missed:6d} {false:5d} ({chat})")
+    redirect.MODEL_ALONE, redirect.WITH_RULE = base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="write the out-of-fold scores here (JSON)")
+    parser.add_argument("--scores", type=Path, help="sweep saved scores instead of training")
+    args = parser.parse_args()
+    if args.scores:
+        rows = json.loads(args.scores.read_text(encoding="utf-8"))
+        rows = [r for r in rows if detect_language(str(r["text"])) == "zh"]
+    else:
+        rows = out_of_fold(read_examples(train_files()), args.folds, TrainOptions())
+        if args.out:
+            args.out.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    sweep(rows)
+
+
+if __name__ == "__main__":
+    main()
