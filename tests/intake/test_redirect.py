@@ -24,6 +24,7 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("我下班回家屋里有人，门锁被撬了", "110"),
         ("一辆货车在辅路上翻了，司机出不来", "122"),
         ("讨债的堵在我家门口不让我们出门", "110"),
+        ("他喝多了还是打我，拦都拦不住", "110"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -55,6 +56,9 @@ def test_emergencies_are_redirected(text, number):
         "上回家里进了小偷，现在想装个防盗门，能申请补贴吗",
         "物业在砍我们小区的树",
         "井盖让车压翻了，井口敞着",
+        "楼下那俩人还在打麻将，吵到半夜",
+        "这个说法根本站不住脚，物业就是不给修",
+        "路上看见有人打架，我该打110还是打12345",
     ],
 )
 def test_no_false_redirect(text):
