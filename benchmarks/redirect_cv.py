@@ -62,6 +62,7 @@ def out_of_fold(examples: list[Example], k: int, opts: TrainOptions) -> list[dic
         for i, pred in zip(test, model.predict([examples[i].text for i in test])):
             example = examples[i]
             rows.append({"text": example.text, "gold": example.redirect, "scores": pred.redirect, "chat": False})
+    # Conversational messages are in no fold: the last fold's classifier scores them, unseen like the rest.
     chat = [t for t in chat_texts() if detect_language(t) == "zh"]  # other languages are never classified
     rows += [{"text": t, "gold": None, "scores": p.redirect, "chat": True} for t, p in zip(chat, model.predict(chat))]
     return rows

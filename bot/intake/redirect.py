@@ -83,7 +83,9 @@ class Redirect:
 _DID_NOT_HAPPEN = re.compile(r"差点|险些|差一点|(?:杆子?|灯|护栏|栏杆|消防栓|树|桩|牌|井盖|墙|站台|隔离带)"
                              r"[^，。,！!？? ]{0,3}(?:被|让)[^，。,！!？? ]{0,4}撞|"
                              r"(?:跟|像)[^，。,]{0,2}着了?火了?(?:似的|一样)|以为[^，。,]{0,3}(?<!睡)着(?:火|了)")
-# Smoke from a barbecue, incense, a chimney or a cigarette is a nuisance, not a fire.
+# Smoke from a barbecue, incense, a chimney or a cigarette is a nuisance, not a fire. The classifier alone still
+# counts it when the text mentions fire at all (烟囱着了, 喷火星子); the smoke words do not, since any flames would
+# have matched the fire words first.
 _SMOKE_NUISANCE = re.compile(r"烧烤|烧香|烧纸|秸秆|烧垃圾|烧荒|烟囱|(?<!抽)油烟|抽烟|锅炉")
 _FLAMES = re.compile(r"火|着了|着起来")
 
