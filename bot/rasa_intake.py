@@ -26,6 +26,7 @@ from bot.dialogue import usable_address
 from bot.intake.contact import find_name
 from bot.intake.errors import IntakeError
 from bot.intake.extractor import BEIJING, Extractor
+from bot.intake.ngram import fast_predict
 from bot.intake.phone import find_phones
 from bot.intake.redirect import find_redirect
 from bot.intake.text import clean, detect_language
@@ -56,6 +57,12 @@ class BalancedLogisticRegression(LogisticRegressionClassifier):
         self.clf = LogisticRegression(solver=self.config["solver"], max_iter=self.config["max_iter"],
                                       C=self.config["C"], class_weight=self.config["class_weight"],
                                       tol=self.config["tol"], random_state=self.config["random_state"])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if hasattr(self.clf, "coef_") and not self.clf.coef_.flags.f_contiguous:
+            fast_predict(self.clf)  # loaded by Rasa's own load(): once, on the first message
+        processed: list[Message] = super().process(messages)
+        return processed
 
 
 @DefaultV1Recipe.register(
