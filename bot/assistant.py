@@ -95,6 +95,16 @@ def endpoints(opts: ServeOptions, url: str | None = None) -> dict[str, object]:
     return {"action_endpoint": {"url": f"http://{opts.host}:{opts.actions_port}/webhook"}, "tracker_store": store}
 
 
+def server_env() -> dict[str, str]:
+    """The servers' environment: one torch and one TensorFlow thread each, unless set otherwise. Every
+    turn is one short text and the processes share the machine's cores; a library spreading each small
+    call over all of them makes turns slower, alone and under load (benchmarks/conversation_load.py)."""
+    env = dict(os.environ)
+    for name in ("HOTLINE_INTAKE_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
+        env.setdefault(name, "1")
+    return env
+
+
 def _wait(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -119,10 +129,11 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
     endpoints_file = logs / "endpoints.yml"
     endpoints_file.write_text(yaml.safe_dump(endpoints(opts)), encoding="utf-8")
     rasa = [sys.executable, "-m", "rasa"]
+    env = server_env()
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen([*rasa, "run", "actions", "--actions", "bot.actions", "--port",
-                                       str(opts.actions_port)], cwd=PROJECT_DIR, stdout=PIPE, stderr=STDOUT))
+                                       str(opts.actions_port)], cwd=PROJECT_DIR, env=env, stdout=PIPE, stderr=STDOUT))
         assert procs[0].stdout is not None
         copy_masked(procs[0].stdout, logs / "actions.log")
         _wait(f"http://{opts.host}:{opts.actions_port}/health", procs[0], 120)
@@ -131,7 +142,7 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
         procs.append(subprocess.Popen(
             [*rasa, "run", "--enable-api", "--interface", opts.host, "--port", str(opts.port), "--model",
              str(opts.model), "--endpoints", str(endpoints_file), "--credentials", str(opts.credentials)],
-            cwd=PROJECT_DIR, stdout=PIPE, stderr=STDOUT))
+            cwd=PROJECT_DIR, env=env, stdout=PIPE, stderr=STDOUT))
         assert procs[1].stdout is not None
         copy_masked(procs[1].stdout, logs / "rasa.log")
         _wait(f"http://{opts.host}:{opts.port}/status", procs[1], 300)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import PROJECT_DIR
-from bot.assistant import DIALOGUE_DATA, RASA_MODEL, ServeOptions, start, stop
+from bot.assistant import DIALOGUE_DATA, RASA_MODEL, ServeOptions, server_env, start, stop
 from bot.storage import load_storage
 from tests.postgres import create_database
 
@@ -70,6 +70,16 @@ def monkeypatch_module():
     mp = pytest.MonkeyPatch()
     yield mp
     mp.undo()
+
+
+def test_servers_get_one_thread_per_library_unless_set(monkeypatch):
+    for name in ("HOTLINE_INTAKE_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TF_INTER_OP_PARALLELISM_THREADS", "2")
+    env = server_env()
+    assert env["HOTLINE_INTAKE_THREADS"] == env["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    assert env["TF_INTER_OP_PARALLELISM_THREADS"] == "2"  # a deployment's own setting wins
+    assert env["PATH"]
 
 
 def _say(opts, sender, text):

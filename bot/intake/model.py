@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -290,7 +291,8 @@ class IntakeModel:
 
     @classmethod
     def load(cls, directory: Path) -> IntakeModel:
-        """Load a model saved by `save`; a clear error when it is missing or incomplete."""
+        """Load a model saved by `save`; a clear error when it is missing or incomplete. Torch uses
+        HOTLINE_INTAKE_THREADS threads, else as many as in training."""
         import torch
         from safetensors.torch import load_file
 
@@ -315,7 +317,10 @@ class IntakeModel:
             encoder = BertModel(BertConfig.from_json_file(str(directory / "encoder.json")), add_pooling_layer=False)
         net = _network(len(meta["subcategories"]), encoder)
         net.load_state_dict(load_file(str(weights)))
-        torch.set_num_threads(opts.threads)
+        threads = os.environ.get("HOTLINE_INTAKE_THREADS") or str(opts.threads)
+        if not threads.isdigit() or int(threads) < 1:
+            raise ValueError(f"HOTLINE_INTAKE_THREADS must be a positive whole number, not {threads!r}")
+        torch.set_num_threads(int(threads))
         ngram = NgramModel.load(directory) if (directory / "ngram.joblib").exists() else None
         return cls(net, tokenizer, meta["subcategories"], opts, ngram)
 
