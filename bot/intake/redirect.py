@@ -108,18 +108,20 @@ def find_redirect(text: str) -> Redirect | None:
     return Redirect(number, m.start(), m.end())
 
 
-def decide(text: str, rule: Redirect | None, model: dict[str, float]) -> Redirect | None:
-    """Combine the rule with the classifier's redirect probabilities (none, 110, 119, 120, 122)."""
+def decide(text: str, rule: Redirect | None, model: dict[str, float], alone: float = MODEL_ALONE,
+           with_rule: float = WITH_RULE) -> Redirect | None:
+    """Combine the rule with the classifier's redirect probabilities (none, 110, 119, 120, 122); the
+    thresholds are parameters for benchmarks/redirect_cv.py, which sweeps them."""
     if over_or_hypothetical(text):
         return None
     emergency = 1.0 - model.get("none", 1.0)
-    if emergency >= MODEL_ALONE:
+    if emergency >= alone:
         if rule:
             return rule
         number = max((k for k in model if k != "none"), key=lambda k: model[k])
         if number == "119" and _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text):
             return None
         return Redirect(number, 0, 0)
-    if rule and emergency >= WITH_RULE:
+    if rule and emergency >= with_rule:
         return rule
     return None
