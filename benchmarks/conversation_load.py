@@ -94,6 +94,8 @@ def main():
     ap.add_argument("--think", type=float, default=3.0, help="seconds a citizen takes before the next message")
     ap.add_argument("--seconds", type=float, default=60.0, help="measured seconds of steady load per round")
     args = ap.parse_args()
+    if args.think <= 0 or args.seconds <= 0:
+        ap.error("--think and --seconds must be positive")
     scratch = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     os.environ["HOTLINE_DB_URL"] = f"sqlite:///{scratch / 'hotline.db'}"
     opts = ServeOptions(port=free_port(), actions_port=free_port())
@@ -101,12 +103,13 @@ def main():
     url = f"http://{opts.host}:{opts.port}/webhooks/rest/webhook"
     try:
         asyncio.run(run(url, 2))  # warm-up: models loaded, caches filled
-        alone, steady, loaded = [], [], []
+        alone, steady, loaded, loaded_wall = [], [], [], 0.0
         for n in range(args.rounds):
             alone += asyncio.run(run(url, 1))[0]
             steady += asyncio.run(run(url, args.conversations, args.think, args.seconds, seed=n))[0]
             times, wall = asyncio.run(run(url, args.conversations))
             loaded += times
+            loaded_wall += wall
         result = {
             "turns_alone": len(alone), "alone_median_ms": round(1000 * statistics.median(alone), 1),
             "alone_p95_ms": round(1000 * pct(alone, 0.95), 1),
@@ -117,7 +120,7 @@ def main():
             "turns_concurrent": len(loaded), "concurrent_median_ms": round(1000 * statistics.median(loaded), 1),
             "concurrent_p95_ms": round(1000 * pct(loaded, 0.95), 1),
             "median_ratio_to_alone": round(statistics.median(loaded) / statistics.median(alone), 2),
-            "turns_per_second": round(len(SCRIPT) * args.conversations / wall, 1),
+            "turns_per_second": round(len(loaded) / loaded_wall, 1),
         }
         print(json.dumps(result, indent=1))
     finally:

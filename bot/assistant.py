@@ -95,12 +95,17 @@ def endpoints(opts: ServeOptions, url: str | None = None) -> dict[str, object]:
     return {"action_endpoint": {"url": f"http://{opts.host}:{opts.actions_port}/webhook"}, "tracker_store": store}
 
 
-def server_env() -> dict[str, str]:
-    """The servers' environment: one torch and one TensorFlow thread each, unless set otherwise. Every
-    turn is one short text and the processes share the machine's cores; a library spreading each small
-    call over all of them makes turns slower, alone and under load (benchmarks/conversation_load.py)."""
+def server_env(tensorflow: bool = True) -> dict[str, str]:
+    """A server's environment: one torch thread for the classifier and (for a process that runs
+    Rasa's policies) one TensorFlow thread, unless set otherwise. Every turn is one short text and the
+    processes share the machine's cores; a library spreading each small call over all of them makes
+    turns slower, alone and under load (benchmarks/conversation_load.py). The action server has no
+    TensorFlow work: Rasa would import TensorFlow just to apply the setting."""
     env = dict(os.environ)
-    for name in ("HOTLINE_INTAKE_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"):
+    names = ["HOTLINE_INTAKE_THREADS"]
+    if tensorflow:
+        names += ["TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS"]
+    for name in names:
         env.setdefault(name, "1")
     return env
 
@@ -129,11 +134,11 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
     endpoints_file = logs / "endpoints.yml"
     endpoints_file.write_text(yaml.safe_dump(endpoints(opts)), encoding="utf-8")
     rasa = [sys.executable, "-m", "rasa"]
-    env = server_env()
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen([*rasa, "run", "actions", "--actions", "bot.actions", "--port",
-                                       str(opts.actions_port)], cwd=PROJECT_DIR, env=env, stdout=PIPE, stderr=STDOUT))
+                                       str(opts.actions_port)], cwd=PROJECT_DIR, env=server_env(tensorflow=False),
+                                      stdout=PIPE, stderr=STDOUT))
         assert procs[0].stdout is not None
         copy_masked(procs[0].stdout, logs / "actions.log")
         _wait(f"http://{opts.host}:{opts.actions_port}/health", procs[0], 120)
@@ -142,7 +147,7 @@ def start(opts: ServeOptions, log_dir: Path | None = None, rasa_server: bool = T
         procs.append(subprocess.Popen(
             [*rasa, "run", "--enable-api", "--interface", opts.host, "--port", str(opts.port), "--model",
              str(opts.model), "--endpoints", str(endpoints_file), "--credentials", str(opts.credentials)],
-            cwd=PROJECT_DIR, env=env, stdout=PIPE, stderr=STDOUT))
+            cwd=PROJECT_DIR, env=server_env(), stdout=PIPE, stderr=STDOUT))
         assert procs[1].stdout is not None
         copy_masked(procs[1].stdout, logs / "rasa.log")
         _wait(f"http://{opts.host}:{opts.port}/status", procs[1], 300)
@@ -199,7 +204,7 @@ def chat(opts: ServeOptions) -> int:
     try:
         return subprocess.run([sys.executable, "-m", "rasa", "shell", "--model", str(opts.model), "--endpoints",
                                str(PROJECT_DIR / "var" / "endpoints.yml"), "--port", str(opts.port)],
-                              cwd=PROJECT_DIR).returncode
+                              cwd=PROJECT_DIR, env=server_env()).returncode
     except KeyboardInterrupt:
         return 0
     finally:

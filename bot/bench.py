@@ -35,6 +35,8 @@ def _rules_only(text: str) -> None:
 
 def run(records: int = 1000, singles: int = 300) -> dict[str, Any]:
     """Load time, batched throughput, single-record latency and peak memory."""
+    import torch
+
     started = time.perf_counter()
     extractor = Extractor.load()
     extractor.extract("暖气不热")  # first call builds lazy tables (pinyin, OpenCC)
@@ -66,4 +68,5 @@ def run(records: int = 1000, singles: int = 300) -> dict[str, Any]:
         "single_p50_ms": round(statistics.median(latencies), 2),
         "single_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "torch_threads": torch.get_num_threads(),  # HOTLINE_INTAKE_THREADS, else as in training
     }

@@ -1,12 +1,14 @@
 """The `hotline` command as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from bot.intake.dataset import HELDOUT_FILE
+from bot.intake.model import TrainOptions
 
 
 def hotline(*args, stdin=None):
@@ -59,11 +61,10 @@ def test_bench_reports_figures():
     result = json.loads(r.stdout)
     for key in ("batched_records_per_s", "single_p95_ms", "model_load_s", "peak_rss_mb", "batched_vs_rules_only"):
         assert result[key] > 0
+    assert result["torch_threads"] == int(os.environ.get("HOTLINE_INTAKE_THREADS") or TrainOptions.threads)
 
 
 def test_missing_model_is_a_one_line_error(tmp_path):
-    import os
-
     env = {**os.environ, "HOTLINE_MODEL_DIR": str(tmp_path)}
     r = subprocess.run([sys.executable, "-m", "bot", "extract", "路灯不亮"], capture_output=True, text=True, env=env,
                        timeout=300)

@@ -80,6 +80,8 @@ def test_servers_get_one_thread_per_library_unless_set(monkeypatch):
     assert env["HOTLINE_INTAKE_THREADS"] == env["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
     assert env["TF_INTER_OP_PARALLELISM_THREADS"] == "2"  # a deployment's own setting wins
     assert env["PATH"]
+    actions = server_env(tensorflow=False)
+    assert actions["HOTLINE_INTAKE_THREADS"] == "1" and "TF_INTRA_OP_PARALLELISM_THREADS" not in actions
 
 
 def _say(opts, sender, text):

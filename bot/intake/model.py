@@ -318,7 +318,7 @@ class IntakeModel:
         net = _network(len(meta["subcategories"]), encoder)
         net.load_state_dict(load_file(str(weights)))
         threads = os.environ.get("HOTLINE_INTAKE_THREADS") or str(opts.threads)
-        if not threads.isdigit() or int(threads) < 1:
+        if not (threads.isascii() and threads.isdecimal() and int(threads) >= 1):
             raise ValueError(f"HOTLINE_INTAKE_THREADS must be a positive whole number, not {threads!r}")
         torch.set_num_threads(int(threads))
         ngram = NgramModel.load(directory) if (directory / "ngram.joblib").exists() else None

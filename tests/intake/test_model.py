@@ -103,18 +103,18 @@ def test_model_with_other_labels_is_refused(tmp_path, examples):
 def test_threads_from_the_environment(tmp_path, examples, monkeypatch):
     import torch
 
-    model = IntakeModel.train(examples[:20], load_taxonomy().subcategory_codes, TrainOptions(**{**TINY, "epochs": 1}),
-                              log=lambda _: None)
-    model.save(tmp_path)
     before = torch.get_num_threads()
     try:
+        model = IntakeModel.train(examples[:20], load_taxonomy().subcategory_codes,
+                                  TrainOptions(**{**TINY, "epochs": 1}), log=lambda _: None)
+        model.save(tmp_path)
         monkeypatch.setenv("HOTLINE_INTAKE_THREADS", "1")
         IntakeModel.load(tmp_path)
         assert torch.get_num_threads() == 1
         monkeypatch.delenv("HOTLINE_INTAKE_THREADS")
         IntakeModel.load(tmp_path)
         assert torch.get_num_threads() == TINY.get("threads", TrainOptions.threads)
-        for bad in ("0", "two", "-1"):
+        for bad in ("0", "two", "-1", "²"):
             monkeypatch.setenv("HOTLINE_INTAKE_THREADS", bad)
             with pytest.raises(ValueError, match="HOTLINE_INTAKE_THREADS"):
                 IntakeModel.load(tmp_path)
