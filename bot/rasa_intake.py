@@ -58,11 +58,14 @@ class BalancedLogisticRegression(LogisticRegressionClassifier):
                                       C=self.config["C"], class_weight=self.config["class_weight"],
                                       tol=self.config["tol"], random_state=self.config["random_state"])
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        if hasattr(self.clf, "coef_") and not self.clf.coef_.flags.f_contiguous:
-            fast_predict(self.clf)  # loaded by Rasa's own load(): once, on the first message
-        processed: list[Message] = super().process(messages)
-        return processed
+    @classmethod
+    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> BalancedLogisticRegression:
+        component: BalancedLogisticRegression = super().load(config, model_storage, resource, execution_context,
+                                                             **kwargs)
+        if hasattr(component.clf, "coef_"):  # absent when nothing was trained
+            fast_predict(component.clf)
+        return component
 
 
 @DefaultV1Recipe.register(

@@ -157,3 +157,14 @@ def test_server_logs_hold_no_phone_numbers_or_texts(server):
     text = (logs / "rasa.log").read_text(encoding="utf-8") + (logs / "actions.log").read_text(encoding="utf-8")
     assert "INFO" in text  # the logs are written
     assert "13766554433" not in text and "楼道灯" not in text
+
+
+def test_trained_intent_classifier_loads_with_column_major_coefficients():
+    from rasa.core.agent import Agent
+
+    from bot.rasa_intake import BalancedLogisticRegression
+
+    agent = Agent.load(str(RASA_MODEL))
+    classifiers = [n for n in agent.processor.graph_runner._instantiated_nodes.values()
+                   if isinstance(getattr(n, "_component", None), BalancedLogisticRegression)]
+    assert classifiers and all(c._component.clf.coef_.flags.f_contiguous for c in classifiers)
