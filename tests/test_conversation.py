@@ -2,11 +2,13 @@
 over HTTP on loopback (REST channel) that ends in a stored record with the confirmed fields."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -60,7 +62,7 @@ def server(request, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("HOTLINE_DB_URL", url)
     opts = ServeOptions(port=_free_port(), actions_port=_free_port())
     procs = start(opts, log_dir=logs)
-    yield opts, url, logs
+    yield opts, url, logs, procs
     stop(procs)
     assert all(p.returncode is not None for p in procs)
 
@@ -84,6 +86,23 @@ def test_servers_get_one_thread_per_library_unless_set(monkeypatch):
     assert actions["HOTLINE_INTAKE_THREADS"] == "1" and "TF_INTRA_OP_PARALLELISM_THREADS" not in actions
 
 
+def _environ(pid):
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+def test_started_servers_run_with_the_thread_settings(server):
+    """What start() handed the processes, read back from the running processes."""
+    _, _, _, (actions, rasa) = server
+    threads = os.environ.get("HOTLINE_INTAKE_THREADS", "1")
+    tf_threads = os.environ.get("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+    assert _environ(actions.pid)["HOTLINE_INTAKE_THREADS"] == threads
+    assert _environ(actions.pid).get("TF_INTRA_OP_PARALLELISM_THREADS") == os.environ.get(
+        "TF_INTRA_OP_PARALLELISM_THREADS")
+    assert _environ(rasa.pid)["HOTLINE_INTAKE_THREADS"] == threads
+    assert _environ(rasa.pid)["TF_INTRA_OP_PARALLELISM_THREADS"] == tf_threads
+
+
 def _say(opts, sender, text):
     body = json.dumps({"sender": sender, "message": text}).encode()
     req = urllib.request.Request(f"http://{opts.host}:{opts.port}/webhooks/rest/webhook", body,
@@ -93,7 +112,7 @@ def _say(opts, sender, text):
 
 
 def test_a_demand_conversation_files_the_confirmed_record(server):
-    opts, url, _ = server
+    opts, url, _, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     assert "12345" in _say(opts, sender, "你好")
     reply = _say(opts, sender, "我家暖气一点都不热，屋里才十五度，老人孩子都冻感冒了")
@@ -129,8 +148,32 @@ def test_a_demand_conversation_files_the_confirmed_record(server):
     assert turns == 11  # every message of the conversation above
 
 
+def test_a_phone_number_alone_answers_the_phone_question(server):
+    """Digits are no language: a bare number must not send the citizen to the foreign-language seat."""
+    opts, url, _, _ = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    _say(opts, sender, "我们单元楼道的灯坏了好几天了，晚上上楼黑咕隆咚的")
+    _say(opts, sender, "海淀区学院路街道")
+    assert "电话" in _say(opts, sender, "学院路20号院3号楼")
+    reply = _say(opts, sender, "13911113333")
+    assert "核对" in reply and "13911113333" in reply
+    assert [s.status for s in load_storage(url).by_conversation(sender)] == []  # not handed off
+
+
+@pytest.mark.parametrize("text, alone", [
+    ("13146829057", True), ("电话是13146829057", True), ("我的手机号是 136 0118 7452 。", True),
+    ("电话是幺三六零幺幺八七四五二", True), ("010-67715523", True),
+    ("电话说错了，应该是13911102258", False), ("不是13911102258", False), ("我姓王 13911102258", False),
+    ("我家停水了电话13911102258", False), ("谢谢", False), ("2024", False),
+])
+def test_only_a_phone(text, alone):
+    from bot.rasa_intake import _only_a_phone
+
+    assert _only_a_phone(text) is alone
+
+
 def test_an_emergency_is_redirected_and_recorded(server):
-    opts, url, _ = server
+    opts, url, _, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     reply = _say(opts, sender, "快来人啊，楼下饭馆着火了，烟特别大，火苗都窜到二楼了")
     assert "119" in reply
@@ -139,7 +182,7 @@ def test_an_emergency_is_redirected_and_recorded(server):
 
 
 def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
-    opts, url, _ = server
+    opts, url, _, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     _say(opts, sender, "我们小区门口的路灯坏了一个多月了，晚上黑咕隆咚的")
     assert "人工" in _say(opts, sender, "转人工")
@@ -151,7 +194,7 @@ def test_asking_for_a_person_pauses_the_bot_with_the_record_prefilled(server):
 
 
 def test_server_logs_hold_no_phone_numbers_or_texts(server):
-    opts, _, logs = server
+    opts, _, logs, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
     _say(opts, sender, "楼道灯坏了，我姓钱，电话13766554433")
     text = (logs / "rasa.log").read_text(encoding="utf-8") + (logs / "actions.log").read_text(encoding="utf-8")
