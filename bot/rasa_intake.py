@@ -36,9 +36,10 @@ PROBLEM_INTENTS = ("consultation", "help", "complaint", "report", "suggestion", 
 FOREIGN = "foreign_language"
 # Evidence words of the taxonomy that also just name where something is.
 _PLACE_WORDS = frozenset({"公司", "单位", "小区", "社区", "学校", "医院", "商场", "超市", "市场", "饭馆", "工地", "村"})
+# What may surround a phone number in a message that only gives the number: 电话是…, 座机（010）…吧.
+_CONTACT_WORDS = re.compile(r"[\s，。,.!！?？~：:、/()（）-]|联系|方式|电话|手机|座机|固话|号码|号|是|我的|我|的|"
+                            r"打|就|这个|吧|啊|呀|哦|嗯")
 # Words that say something is wrong: a short message with one is a problem, not just a place.
-# What may surround a phone number in a message that only gives the number: 电话是…, 手机号…吧.
-_CONTACT_WORDS = re.compile(r"[\s，。,.!！~：:、-]|联系|方式|电话|手机|号码|号|是|我的|我|的|打|就|这个|吧|啊|呀|哦|嗯")
 _TROUBLE = re.compile(r"坏|塌|漏|堵|吵|臭|脏|乱|堆|占|泡|砸|偷|欠|拖|停|断|没[有人水电气法]|不[能让给热亮通行来管]|"
                       r"危险|太|又|一直|天天|老是|总是|半夜|投诉|举报")
 
@@ -114,10 +115,10 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
               and not _TROUBLE.search(text)):
             top = "inform"  # 牡丹园北里东门那个饭馆: where, not what
         intent = None
-        if _only_a_phone(cleaned):
+        if _only_a_number(cleaned):
             # A number alone is no language and no problem: the citizen answers the phone question.
             intent = {"name": "inform", "confidence": 1.0}
-        elif detect_language(cleaned) != "zh":
+        elif detect_language(cleaned) not in ("zh", "und"):  # digits or signs alone are no language
             intent = {"name": FOREIGN, "confidence": 1.0}
         elif top in PROBLEM_INTENTS or find_redirect(cleaned):
             # Only what may be a problem or an emergency pays for the classifier.
@@ -147,15 +148,15 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
                    for sub in self.extractor.taxonomy.subcategories.values() for w in sub.words)
 
 
-def _only_a_phone(text: str) -> bool:
-    """电话是13146829057, 13146829057, 手机号 幺三八…: a phone number and nothing else said."""
+def _only_a_number(text: str) -> bool:
+    """电话是13146829057, 13146829057, 手机号 幺三八…, or a mistyped 1391111333: a number answering the
+    phone question and nothing else said (the form then checks the number)."""
     phones = find_phones(text)
-    if not phones:
-        return False
     rest = list(text)
     for phone in phones:
         rest[phone.start : phone.end] = [""] * (phone.end - phone.start)
-    return not _CONTACT_WORDS.sub("", "".join(rest))
+    left = _CONTACT_WORDS.sub("", "".join(rest))
+    return re.fullmatch(r"[0-9０-９]*" if phones else r"[0-9０-９]{5,}", left) is not None
 
 
 def _entities(text: str) -> list[dict[str, Any]]:
