@@ -10,10 +10,11 @@ _DIGIT = {
     "零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
     "四": "4", "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9",
 }
-_SEP = " -－—.、"
-# A run of digits (Arabic or spoken), at most one separator between two digits.
+_SEP = " -－—.、()（）"
+# A run of digits (Arabic or spoken), at most one separator between two digits; an area code may
+# stand in brackets before it: （010）67715523.
 _D = "0-9零〇洞一幺二两三四五六七拐八九勾"
-_RUN = re.compile(rf"(?:\+|＋)?[{_D}](?:[ \-－—.、]?[{_D}])*")
+_RUN = re.compile(rf"(?:\+|＋)?(?:[(（][{_D}]{{3,4}}[)）] ?)?[{_D}](?:[ \-－—.、]?[{_D}])*")
 _SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
 
 
@@ -56,7 +57,7 @@ def find_phones(text: str) -> list[Phone]:
     found: list[Phone] = []
     for m in _RUN.finditer(text):
         # Separated groups ("138 1234 5678 2号楼"): the longest run of groups that is a number.
-        groups = [(g.start() + m.start(), g.end() + m.start()) for g in re.finditer(r"[^ \-－—.、]+", m.group())]
+        groups = [(g.start() + m.start(), g.end() + m.start()) for g in re.finditer(r"[^ \-－—.、()（）]+", m.group())]
         best: tuple[int, int] | None = None
         for i in range(len(groups)):
             for j in range(len(groups), i, -1):

@@ -16,6 +16,10 @@ from bot.intake.phone import find_phones
         ("座机010-62345678", "01062345678", "landline"),
         ("家里电话62345678", "62345678", "landline"),
         ("电话 13812345678 2号楼", "13812345678", "mobile"),
+        ("座机（010）67715523", "01067715523", "landline"),
+        ("电话(010) 6771-5523吧", "01067715523", "landline"),
+        ("座机（洞幺洞）六七七一五五二三", "01067715523", "landline"),
+        ("（2）13812345678", "13812345678", "mobile"),  # a list number in brackets is no area code
         ("电话１３８１２３４５６７８", None, None),  # full-width digits are normalised by clean(), not here
     ],
 )
