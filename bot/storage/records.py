@@ -92,28 +92,32 @@ class Storage:
         puts the record in the dispatch outbox in the same transaction."""
         data = record.to_dict() if isinstance(record, ComplaintRecord) else record
         _check_status(status)
-        now = _now()
         with self.engine.begin() as db:
-            row = db.execute(sa.select(records.c.seq, records.c.status).where(records.c.id == data["id"])).first()
-            columns = _columns(data) | {"status": status, "updated_at": now}
-            if conversation_id is not None:
-                columns["conversation_id"] = conversation_id
-            if media is not None:
-                columns["media"] = media
-            if row is None:
-                inserted = db.execute(records.insert().values(id=data["id"], created_at=now, **columns))
-                seq = inserted.inserted_primary_key[0]
-                db.execute(records.update().where(records.c.seq == seq).values(ticket=_ticket(seq, now)))
-                _log(db, data["id"], actor, "status", None, status, now)
-            else:
-                if row.status in SETTLED:  # a retried action must not re-send or reopen it
-                    status = columns["status"] = row.status
-                db.execute(records.update().where(records.c.seq == row.seq).values(**columns))
-                if row.status != status:
-                    _log(db, data["id"], actor, "status", row.status, status, now)
-            if status == "queued":
-                _enqueue(db, data, now)
-            return self._get(db, data["id"])
+            return self._save(db, data, status, conversation_id, media, actor)
+
+    def _save(self, db: Connection, data: dict[str, Any], status: str, conversation_id: str | None,
+              media: str | None, actor: str) -> StoredRecord:
+        now = _now()
+        row = db.execute(sa.select(records.c.seq, records.c.status).where(records.c.id == data["id"])).first()
+        columns = _columns(data) | {"status": status, "updated_at": now}
+        if conversation_id is not None:
+            columns["conversation_id"] = conversation_id
+        if media is not None:
+            columns["media"] = media
+        if row is None:
+            inserted = db.execute(records.insert().values(id=data["id"], created_at=now, **columns))
+            seq = inserted.inserted_primary_key[0]
+            db.execute(records.update().where(records.c.seq == seq).values(ticket=_ticket(seq, now)))
+            _log(db, data["id"], actor, "status", None, status, now)
+        else:
+            if row.status in SETTLED:  # a retried action must not re-send or reopen it
+                status = columns["status"] = row.status
+            db.execute(records.update().where(records.c.seq == row.seq).values(**columns))
+            if row.status != status:
+                _log(db, data["id"], actor, "status", row.status, status, now)
+        if status == "queued":
+            _enqueue(db, data, now)
+        return self._get(db, data["id"])
 
     def attach_image(self, record_id: str, path: str, actor: str) -> StoredRecord:
         """Add an image file to the record (once, however often the same file is attached)."""
@@ -216,29 +220,34 @@ class Storage:
                merged_into: str | None = None) -> StoredRecord:
         """Change the status alone (reject, merge as duplicate, dead letter, closed)."""
         _check_status(status)
-        now = _now()
         with self.engine.begin() as db:
-            old = db.execute(sa.select(records.c.status).where(records.c.id == record_id)).scalar()
-            if old is None:
-                raise KeyError(record_id)
-            db.execute(records.update().where(records.c.id == record_id).values(
-                status=status, note=note, merged_into=merged_into, updated_at=now))
-            if old != status:
-                _log(db, record_id, actor, "status", old, status, now)
-            if note:
-                _log(db, record_id, actor, "note", None, note, now)
-            return self._get(db, record_id)
+            return self._settle(db, record_id, status, actor, note, merged_into)
+
+    def _settle(self, db: Connection, record_id: str, status: str, actor: str, note: str | None = None,
+                merged_into: str | None = None) -> StoredRecord:
+        now = _now()
+        old = db.execute(sa.select(records.c.status).where(records.c.id == record_id)).scalar()
+        if old is None:
+            raise KeyError(record_id)
+        db.execute(records.update().where(records.c.id == record_id).values(
+            status=status, note=note, merged_into=merged_into, updated_at=now))
+        if old != status:
+            _log(db, record_id, actor, "status", old, status, now)
+        if note:
+            _log(db, record_id, actor, "note", None, note, now)
+        return self._get(db, record_id)
 
     def hand_off(self, record: ComplaintRecord, actor: str, note: str, conversation_id: str | None = None,
                  media: str | None = None) -> StoredRecord:
         """Put a record before an agent with the reason: stored as `handoff` when new, the note added when it
         already waits for an agent. One queued, answered or settled is left as it is: someone has it."""
-        existing = self.get(record.id)
-        if existing is None:
-            existing = self.save(record, "handoff", conversation_id=conversation_id, media=media, actor=actor)
-        elif existing.status not in AWAITING_AGENT:
-            return existing
-        return self.settle(existing.id, "handoff", actor, note=note)
+        with self.engine.begin() as db:  # one transaction: a crash leaves no record without its reason
+            status = db.execute(sa.select(records.c.status).where(records.c.id == record.id)).scalar()
+            if status is None:
+                self._save(db, record.to_dict(), "handoff", conversation_id, media, actor)
+            elif status not in AWAITING_AGENT:
+                return self._get(db, record.id)
+            return self._settle(db, record.id, "handoff", actor, note=note)
 
     def history(self, record_id: str) -> list[Change]:
         with self.engine.connect() as db:

@@ -178,6 +178,19 @@ def test_hand_off_puts_a_record_before_an_agent_once_and_leaves_one_someone_has(
     assert kept.status == "queued" and kept.note is None
 
 
+def test_hand_off_is_one_transaction(engine, record, monkeypatch):
+    """A failure while noting the reason leaves no record behind that an agent would find without it."""
+    store = Storage(engine)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_settle", fail)
+    with pytest.raises(RuntimeError):
+        store.hand_off(record, "wechat", "微信未能回复：45015", conversation_id="c1")
+    assert store.get(record.id) is None and store.history(record.id) == []
+
+
 def test_sqlite_commits_reach_the_disk_before_they_return(tmp_path):
     """synchronous=FULL: what was acknowledged after a commit survives a power cut, not only a crash."""
     engine = open_engine(f"sqlite:///{tmp_path / 'h.db'}")
