@@ -102,7 +102,8 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
     def _refine(self, message: Message, text: str) -> None:
         try:
             cleaned = clean(text)
-        except IntakeError:
+        except IntakeError:  # only signs or emoji ("。。。" read as an emergency at 0.98): ask again
+            _unsure(message)
             return
         ranking: list[dict[str, Any]] = list(message.get(INTENT_RANKING_KEY) or [])
         first = message.get(INTENT) or {}
@@ -118,7 +119,10 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
         if _only_a_number(cleaned):
             # A number alone is no language and no problem: the citizen answers the phone question.
             intent = {"name": "inform", "confidence": 1.0}
-        elif detect_language(cleaned) not in ("zh", "und"):  # digits or signs alone are no language
+        elif not any(c.isalpha() for c in cleaned):  # "2024": digits and signs say nothing to classify
+            _unsure(message)
+            return
+        elif _foreign(cleaned):
             intent = {"name": FOREIGN, "confidence": 1.0}
         elif top in PROBLEM_INTENTS or find_redirect(cleaned):
             # Only what may be a problem or an emergency pays for the classifier.
@@ -146,6 +150,21 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
     def _names_a_problem(self, text: str) -> bool:
         return any(w in text and w not in _PLACE_WORDS
                    for sub in self.extractor.taxonomy.subcategories.values() for w in sub.words)
+
+
+def _unsure(message: Message) -> None:
+    """No confidence in any intent, so that the FallbackClassifier asks the citizen again."""
+    intent = {**(message.get(INTENT) or {}), "confidence": 0.0}
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
+
+
+def _foreign(text: str) -> bool:
+    """Another language, said with enough words to tell: ok, hello or thank you alone are Chinese chat too."""
+    if detect_language(text) in ("zh", "und"):
+        return False
+    latin_only = all(c < "\u0250" for c in text if c.isalpha())
+    return not latin_only or len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text)) >= 3
 
 
 def _only_a_number(text: str) -> bool:

@@ -206,12 +206,28 @@ def test_server_logs_hold_no_phone_numbers_or_texts(server):
     assert "13766554433" not in text and "楼道灯" not in text
 
 
-def test_trained_intent_classifier_loads_with_column_major_coefficients():
+@pytest.fixture(scope="module")
+def agent():
     from rasa.core.agent import Agent
 
+    return Agent.load(str(RASA_MODEL))
+
+
+def test_trained_intent_classifier_loads_with_column_major_coefficients(agent):
     from bot.rasa_intake import BalancedLogisticRegression
 
-    agent = Agent.load(str(RASA_MODEL))
     classifiers = [n for n in agent.processor.graph_runner._instantiated_nodes.values()
                    if isinstance(getattr(n, "_component", None), BalancedLogisticRegression)]
     assert classifiers and all(c._component.clf.coef_.flags.f_contiguous for c in classifiers)
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("。。。", "nlu_fallback"), ("？？？", "nlu_fallback"), ("🙂", "nlu_fallback"),  # nothing said: ask again
+    ("2024", "nlu_fallback"), ("13911102258", "inform"),
+    ("ok", "affirm"), ("hello", "greet"),  # Chinese chat, not the foreign-language seat
+    ("I lost my passport on the subway yesterday", "foreign_language"), ("여권을 잃어버렸어요", "foreign_language"),
+])
+def test_messages_without_words_fall_back_and_short_english_is_chat(agent, text, intent):
+    import asyncio
+
+    assert asyncio.run(agent.parse_message(text))["intent"]["name"] == intent
