@@ -12,9 +12,9 @@ _DIGIT = {
 }
 _SEP = " -－—.、()（）"
 # A run of digits (Arabic or spoken), at most one separator between two digits; an area code may
-# stand in brackets before it: （010）67715523.
+# stand in brackets before it: （010）67715523, but not a year: 京政发（2023）1234号.
 _D = "0-9零〇洞一幺二两三四五六七拐八九勾"
-_RUN = re.compile(rf"(?:\+|＋)?(?:[(（][{_D}]{{3,4}}[)）] ?)?[{_D}](?:[ \-－—.、]?[{_D}])*")
+_RUN = re.compile(rf"(?:\+|＋)?(?:[(（][0零〇洞][{_D}]{{2,3}}[)）] ?)?[{_D}](?:[ \-－—.、]?[{_D}])*")
 _SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
 
 

@@ -36,7 +36,8 @@ def test_phone_numbers(text, digits, kind):
 
 
 @pytest.mark.parametrize(
-    "text", ["身份证110101199003071234", "住3号楼2单元501", "三天了一直没人管", "12345热线", "一二三四五"])
+    "text", ["京政发（2023）1234号", "案号(2023)1234号", "（二〇二三）一二三四",
+             "身份证110101199003071234", "住3号楼2单元501", "三天了一直没人管", "12345热线", "一二三四五"])
 def test_not_phone_numbers(text):
     assert find_phones(text) == []
 
