@@ -39,6 +39,9 @@ _PLACE_WORDS = frozenset({"公司", "单位", "小区", "社区", "学校", "医
 # What may surround a phone number in a message that only gives the number: 电话是…, 座机（010）…吧.
 _CONTACT_WORDS = re.compile(r"[\s，。,.!！?？~：:、/()（）-]|联系|方式|电话|手机|座机|固话|号码|号|是|我的|我|的|"
                             r"打|就|这个|吧|啊|呀|哦|嗯")
+# A thumbs-up or OK sign alone answers yes (to "对吗？").
+_YES_SIGNS = re.compile(r"[👍👌✅🆗✔☑]+[\ufe0f\U0001f3fb-\U0001f3ff]*[!！。.~～]*")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 # Words that say something is wrong: a short message with one is a problem, not just a place.
 _TROUBLE = re.compile(r"坏|塌|漏|堵|吵|臭|脏|乱|堆|占|泡|砸|偷|欠|拖|停|断|没[有人水电气法]|不[能让给热亮通行来管]|"
                       r"危险|太|又|一直|天天|老是|总是|半夜|投诉|举报")
@@ -103,7 +106,11 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
         try:
             cleaned = clean(text)
         except IntakeError:  # only signs or emoji ("。。。" read as an emergency at 0.98): ask again
-            _unsure(message)
+            if _YES_SIGNS.fullmatch(text.strip()):
+                message.set(INTENT, {"name": "affirm", "confidence": 1.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [message.get(INTENT)], add_to_output=True)
+            else:
+                _unsure(message)
             return
         ranking: list[dict[str, Any]] = list(message.get(INTENT_RANKING_KEY) or [])
         first = message.get(INTENT) or {}
@@ -160,11 +167,11 @@ def _unsure(message: Message) -> None:
 
 
 def _foreign(text: str) -> bool:
-    """Another language, said with enough words to tell: ok, hello or thank you alone are Chinese chat too."""
+    """Another language, said with enough words to tell: ok, OK的, hello or thank you are Chinese chat too."""
     if detect_language(text) in ("zh", "und"):
         return False
-    latin_only = all(c < "\u0250" for c in text if c.isalpha())
-    return not latin_only or len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text)) >= 3
+    other_script = any(c.isalpha() and c >= "\u0250" and not _HAN.match(c) for c in text)  # kana, hangul …
+    return other_script or (not _HAN.search(text) and len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text)) >= 3)
 
 
 def _only_a_number(text: str) -> bool:

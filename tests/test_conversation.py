@@ -163,6 +163,14 @@ def test_a_phone_number_alone_answers_the_phone_question(server):
     assert [s.status for s in load_storage(url).by_conversation(sender)] == []  # not handed off
 
 
+def test_two_messages_not_understood_in_a_row_go_to_a_person(server):
+    opts, _, _, _ = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    assert "没太听明白" in _say(opts, sender, "？？？")
+    assert "人工" in _say(opts, sender, "2024")
+    assert _say(opts, sender, "喂？") == ""  # paused: a person answers from here
+
+
 @pytest.mark.parametrize("text, alone", [
     ("13146829057", True), ("电话是13146829057", True), ("我的手机号是 136 0118 7452 。", True),
     ("电话是幺三六零幺幺八七四五二", True), ("010-67715523", True), ("13911102258？", True),
@@ -223,8 +231,8 @@ def test_trained_intent_classifier_loads_with_column_major_coefficients(agent):
 
 @pytest.mark.parametrize("text, intent", [
     ("。。。", "nlu_fallback"), ("？？？", "nlu_fallback"), ("🙂", "nlu_fallback"),  # nothing said: ask again
-    ("2024", "nlu_fallback"), ("13911102258", "inform"),
-    ("ok", "affirm"), ("hello", "greet"),  # Chinese chat, not the foreign-language seat
+    ("2024", "nlu_fallback"), ("13911102258", "inform"), ("👍", "affirm"), ("👌🏻", "affirm"),
+    ("ok", "affirm"), ("OK的", "affirm"), ("hello", "greet"),  # Chinese chat, not the foreign-language seat
     ("I lost my passport on the subway yesterday", "foreign_language"), ("여권을 잃어버렸어요", "foreign_language"),
 ])
 def test_messages_without_words_fall_back_and_short_english_is_chat(agent, text, intent):
