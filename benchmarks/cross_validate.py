@@ -1,18 +1,23 @@
-"""Choose the redirect thresholds on training data: k-fold out-of-fold emergency scores.
+"""Choose the redirect thresholds and the averaging weights on training data: k-fold out-of-fold scores.
 
 Each fold's hand-written examples are scored by a classifier trained (same recipe, augmentation
-included) on the other folds; the held-out file is never read. Prints, for each candidate
-MODEL_ALONE and WITH_RULE, the emergencies missed and the false redirects over all folds.
+included) on the other folds, the transformer and the n-gram model apart; the held-out file is never
+read. Prints, for each candidate MODEL_ALONE and WITH_RULE, the emergencies missed and the false
+redirects over all folds; then, for each head, accuracy and log-loss of the average at each weight
+of the transformer (bot.intake.model.MIX).
 
-    .venv/bin/python benchmarks/redirect_cv.py --folds 3 --out /tmp/redirect_cv.json
+    .venv/bin/python benchmarks/cross_validate.py --folds 3 --out /tmp/cv.json
+    .venv/bin/python benchmarks/cross_validate.py --scores /tmp/cv.json   # again, without training
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,7 +25,7 @@ from bot.intake import redirect
 from bot.intake.augment import Augmenter
 from bot.intake.dataset import Example, parse_markup, read_examples, train_files
 from bot.intake.gazetteer import load_gazetteer
-from bot.intake.model import IntakeModel, TrainOptions
+from bot.intake.model import MIX, IntakeModel, TrainOptions
 from bot.intake.text import detect_language
 from bot.taxonomy import load_taxonomy
 
@@ -49,26 +54,58 @@ def chat_texts() -> list[str]:
     return texts
 
 
-def out_of_fold(examples: list[Example], k: int, opts: TrainOptions) -> list[dict[str, object]]:
+def out_of_fold(examples: list[Example], k: int, opts: TrainOptions) -> list[dict[str, Any]]:
     codes = load_taxonomy().subcategory_codes
     gazetteer = load_gazetteer()
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for n, test in enumerate(folds(examples, k, opts.seed)):
         held = set(test)
         train = [e for i, e in enumerate(examples) if i not in held]
         augmenter = Augmenter(gazetteer, "".join(e.text for e in train), seed=opts.seed)
         model = IntakeModel.train(augmenter.expand(train, opts.copies), codes, opts,
                                   log=lambda line, n=n: print(f"fold {n + 1}/{k}: {line}", flush=True))
-        for i, pred in zip(test, model.predict([examples[i].text for i in test])):
-            example = examples[i]
-            rows.append({"text": example.text, "gold": example.redirect, "scores": pred.redirect, "chat": False})
+        texts = [examples[i].text for i in test]
+        for i, *parts in zip(test, *_parts(model, texts), strict=True):
+            e = examples[i]
+            rows.append({"text": e.text, "gold": e.redirect, "chat": False,
+                         "labels": {"type": e.type, "subcategory": e.subcategory, "urgency": str(e.urgency)},
+                         "transformer": parts[0], "ngram": parts[1]})
     # Conversational messages are in no fold: the last fold's classifier scores them, unseen like the rest.
     chat = [t for t in chat_texts() if detect_language(t) == "zh"]  # other languages are never classified
-    rows += [{"text": t, "gold": None, "scores": p.redirect, "chat": True} for t, p in zip(chat, model.predict(chat))]
+    rows += [{"text": t, "gold": None, "chat": True, "labels": {}, "transformer": a, "ngram": b}
+             for t, a, b in zip(chat, *_parts(model, chat), strict=True)]
     return rows
 
 
-def sweep(rows: list[dict[str, object]]) -> None:
+def _parts(model: IntakeModel, texts: list[str]) -> tuple[list[dict[str, dict[str, float]]], ...]:
+    """Each text's heads from the transformer alone and from the n-gram model alone."""
+    def heads(mix: float) -> list[dict[str, dict[str, float]]]:
+        return [{head: {str(k): v for k, v in getattr(p, head).items()} for head in MIX}
+                for p in model.predict(texts, mix=dict.fromkeys(MIX, mix))]
+    return heads(1.0), heads(0.0)
+
+
+def mixed(row: dict[str, Any], head: str, weight: float) -> dict[str, float]:
+    a, b = row["transformer"][head], row["ngram"][head]
+    return {k: weight * a[k] + (1 - weight) * b[k] for k in a}
+
+
+def weights(rows: list[dict[str, Any]]) -> None:
+    """Accuracy and mean log-loss of each head's average, for each weight of the transformer."""
+    labelled = [r for r in rows if r["labels"]]
+    for head in ("type", "subcategory", "urgency"):
+        print(f"{head}: weight accuracy log-loss (now {MIX[head]})")
+        for w in [n / 10 for n in range(11)]:
+            right = loss = 0.0
+            for r in labelled:
+                p = mixed(r, head, w)
+                gold = r["labels"][head]
+                right += max(p, key=p.__getitem__) == gold
+                loss -= math.log(max(p[gold], 1e-9))
+            print(f"  {w:.1f} {right / len(labelled):.4f} {loss / len(labelled):.4f}")
+
+
+def sweep(rows: list[dict[str, Any]]) -> None:
     """Missed emergencies and false redirects for each pair of thresholds."""
     emergencies = sum(1 for r in rows if r["gold"])
     chat = sum(1 for r in rows if r["chat"])
@@ -78,8 +115,7 @@ def sweep(rows: list[dict[str, object]]) -> None:
         for with_rule in (0.05, 0.1, 0.15, 0.2, 0.3):
             missed = false = chat = 0
             for r in rows:
-                text, scores = str(r["text"]), r["scores"]
-                assert isinstance(scores, dict)
+                text, scores = str(r["text"]), mixed(r, "redirect", MIX["redirect"])
                 got = redirect.decide(text, redirect.find_redirect(text), scores, alone, with_rule)
                 missed += bool(r["gold"]) and got is None
                 false += not r["gold"] and got is not None
@@ -101,6 +137,7 @@ def main() -> None:
         if args.out:
             args.out.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     sweep(rows)
+    weights(rows)
 
 
 if __name__ == "__main__":

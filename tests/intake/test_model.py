@@ -3,7 +3,7 @@
 import pytest
 
 from bot.intake.dataset import read_examples, train_files
-from bot.intake.model import TAGS, IntakeModel, TrainOptions
+from bot.intake.model import MIX, TAGS, IntakeModel, TrainOptions
 from bot.taxonomy import load_taxonomy
 
 TINY = {"hidden_size": 32, "layers": 1, "heads": 2, "epochs": 2, "copies": 0, "batch_size": 16}
@@ -53,6 +53,17 @@ def test_batched_equals_single(examples):
     batched = model.predict(TEXTS)
     singles = [model.predict([t])[0] for t in TEXTS]
     assert_same_predictions(batched, singles)
+
+
+def test_heads_average_the_two_models_with_the_weights_of_mix(examples):
+    model = IntakeModel.train(examples, load_taxonomy().subcategory_codes, TrainOptions(**TINY), log=lambda _: None)
+    transformer = model.predict(TEXTS, mix=dict.fromkeys(MIX, 1.0))
+    ngram = model.predict(TEXTS, mix=dict.fromkeys(MIX, 0.0))
+    for p, a, b in zip(model.predict(TEXTS), transformer, ngram, strict=True):
+        for head, w in MIX.items():
+            mixed = {k: w * a_k + (1 - w) * getattr(b, head)[k] for k, a_k in getattr(a, head).items()}
+            assert getattr(p, head) == pytest.approx(mixed, abs=1e-6)
+    assert transformer[0].type != pytest.approx(ngram[0].type, abs=1e-3)  # two models, not one
 
 
 def test_learns_something(examples):
