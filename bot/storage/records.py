@@ -224,13 +224,17 @@ class Storage:
             return self._settle(db, record_id, status, actor, note, merged_into)
 
     def _settle(self, db: Connection, record_id: str, status: str, actor: str, note: str | None = None,
-                merged_into: str | None = None) -> StoredRecord:
+                merged_into: str | None = None, only_from: tuple[str, ...] | None = None) -> StoredRecord:
+        """The status change; with `only_from`, only while the record is in one of those (else it is left)."""
         now = _now()
         old = db.execute(sa.select(records.c.status).where(records.c.id == record_id)).scalar()
         if old is None:
             raise KeyError(record_id)
-        db.execute(records.update().where(records.c.id == record_id).values(
+        where = [records.c.id == record_id] + ([records.c.status.in_(only_from)] if only_from else [])
+        done = db.execute(records.update().where(*where).values(
             status=status, note=note, merged_into=merged_into, updated_at=now))
+        if not done.rowcount:
+            return self._get(db, record_id)
         if old != status:
             _log(db, record_id, actor, "status", old, status, now)
         if note:
@@ -247,7 +251,8 @@ class Storage:
                 self._save(db, record.to_dict(), "handoff", conversation_id, media, actor)
             elif status not in AWAITING_AGENT:
                 return self._get(db, record.id)
-            return self._settle(db, record.id, "handoff", actor, note=note)
+            # Compare-and-set: an agent who confirmed it since the read keeps it.
+            return self._settle(db, record.id, "handoff", actor, note=note, only_from=AWAITING_AGENT)
 
     def history(self, record_id: str) -> list[Change]:
         with self.engine.connect() as db:

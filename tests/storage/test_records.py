@@ -191,6 +191,23 @@ def test_hand_off_is_one_transaction(engine, record, monkeypatch):
     assert store.get(record.id) is None and store.history(record.id) == []
 
 
+def test_hand_off_leaves_a_record_an_agent_confirmed_after_it_was_read(engine, record, monkeypatch):
+    """An agent's confirm commits between hand_off's read and its write: the record stays queued."""
+    store = Storage(engine)
+    store.save(record, "handoff")
+    settle = store._settle
+
+    def confirm_first(*args, **kwargs):
+        Storage(engine).confirm(record.id, [{"name": "望京街道办事处"}], actor="wang")
+        return settle(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_settle", confirm_first)
+    kept = store.hand_off(record, "wechat", "微信未能回复：45015")
+    assert kept.status == "queued" and kept.note is None
+    assert Outbox(engine).counts()["pending"] == 1
+    assert [c.new for c in store.history(record.id) if c.field == "status"] == ["handoff", "queued"]
+
+
 def test_sqlite_commits_reach_the_disk_before_they_return(tmp_path):
     """synchronous=FULL: what was acknowledged after a commit survives a power cut, not only a crash."""
     engine = open_engine(f"sqlite:///{tmp_path / 'h.db'}")
