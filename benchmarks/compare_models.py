@@ -1,6 +1,7 @@
 """Compare the intake classifier with Rasa's DIET and a char n-gram linear baseline.
 
-The transformer alone, the shipped classifier (transformer + char n-gram model averaged) and the
+The transformer alone, the shipped classifier (transformer + char n-gram model averaged with the
+weights of bot.intake.model.MIX) and the
 char n-gram logistic regression alone learn from the same augmented training set
 (bot.intake.train.training_set); DIET learns from the hand-written examples of nlu_data/train, as
 `rasa train` would (DIET on the augmented set takes hours on 2 cores). All are scored on the same

@@ -145,8 +145,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from bot.intake.dataset import HELDOUT_FILE
     from bot.intake.extractor import Extractor
 
+    if args.mix is not None and not 0.0 <= args.mix <= 1.0:
+        print(f"error: --mix {args.mix}: a weight between 0 and 1", file=sys.stderr)
+        return 2
     path = Path(args.file) if args.file else HELDOUT_FILE
-    report = run(Extractor.load(), path)
+    extractor = Extractor.load()
+    if args.mix is not None:
+        extractor.model.mix = dict.fromkeys(extractor.model.mix, args.mix)
+    report = run(extractor, path)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -303,6 +309,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--file", help="another labelled file in the held-out format")
     v.add_argument("--json", action="store_true")
     v.add_argument("--errors", help="write the misclassified examples to this JSONL file")
+    v.add_argument("--mix", type=float, metavar="W",
+                   help="the transformer's weight in every head's average instead of the shipped ones (0.5: equal)")
     v.set_defaults(func=cmd_evaluate)
     b = sub.add_parser("bench", help="records/s, latency, load time, peak memory")
     b.add_argument("--records", type=int, default=1000)

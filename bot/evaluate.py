@@ -82,6 +82,8 @@ def evaluate(extractor: Extractor, examples: list[Example]) -> Report:
             check("street", rec.location.street == ex.gold["street"])
         if "phone" in ex.gold:
             check("phone", rec.contact.phone == ex.gold["phone"])
+        if rec.dispatch.action == "dispatch":  # sent without an agent: is it the right unit's kind of work?
+            tally("auto_dispatched", rec.category == ex.category)
         report.type_confusion[(ex.type, rec.type)] += 1
         if rec.category != ex.category:
             report.category_confusion[(ex.category, rec.category)] += 1

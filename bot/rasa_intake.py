@@ -167,11 +167,13 @@ def _unsure(message: Message) -> None:
 
 
 def _foreign(text: str) -> bool:
-    """Another language, said with enough words to tell: ok, OK的, hello or thank you are Chinese chat too."""
+    """Another language, said with enough words to tell: ok, OK的, hello or thank you are Chinese chat too,
+    while English with a place name in Chinese (stolen at 三里屯) is English."""
     if detect_language(text) in ("zh", "und"):
         return False
     other_script = any(c.isalpha() and c >= "\u0250" and not _HAN.match(c) for c in text)  # kana, hangul …
-    return other_script or (not _HAN.search(text) and len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text)) >= 3)
+    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text))
+    return other_script or (latin_words >= 3 and latin_words > len(_HAN.findall(text)))
 
 
 def _only_a_number(text: str) -> bool:

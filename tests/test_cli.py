@@ -50,9 +50,19 @@ def test_evaluate_reports_every_field(tmp_path):
     assert r.returncode == 0, r.stderr
     fields = json.loads(r.stdout)["fields"]
     for name in ("type", "kind", "category", "urgency", "urgency1_recall", "redirect_recall", "district",
-                 "street", "phone"):
+                 "street", "phone", "auto_dispatched"):
         assert fields[name]["total"] > 0, name
     assert errors.exists()
+
+
+def test_evaluate_with_other_averaging_weights():
+    """--mix changes what the records say (the n-gram model alone is not the shipped average)."""
+    shipped = json.loads(hotline("evaluate", "--json").stdout)["fields"]
+    ngram = hotline("evaluate", "--json", "--mix", "0")
+    assert ngram.returncode == 0, ngram.stderr
+    assert json.loads(ngram.stdout)["fields"] != shipped
+    bad = hotline("evaluate", "--mix", "1.5")
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
 
 
 def test_bench_reports_figures():

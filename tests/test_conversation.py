@@ -163,6 +163,17 @@ def test_a_phone_number_alone_answers_the_phone_question(server):
     assert [s.status for s in load_storage(url).by_conversation(sender)] == []  # not handed off
 
 
+def test_a_thumbs_up_at_the_read_back_files_the_record(server):
+    opts, url, _, _ = server
+    sender = f"test-{uuid.uuid4().hex[:8]}"
+    _say(opts, sender, "我们单元楼道的灯坏了好几天了，晚上上楼黑咕隆咚的")
+    _say(opts, sender, "海淀区学院路街道")
+    _say(opts, sender, "学院路20号院3号楼")
+    assert "核对" in _say(opts, sender, "13911113333")
+    assert "12345-" in _say(opts, sender, "👍")
+    assert len(load_storage(url).by_conversation(sender)) == 1
+
+
 def test_two_messages_not_understood_in_a_row_go_to_a_person(server):
     opts, _, _, _ = server
     sender = f"test-{uuid.uuid4().hex[:8]}"
