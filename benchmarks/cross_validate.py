@@ -79,10 +79,12 @@ def out_of_fold(examples: list[Example], k: int, opts: TrainOptions) -> list[dic
 
 def _parts(model: IntakeModel, texts: list[str]) -> tuple[list[dict[str, dict[str, float]]], ...]:
     """Each text's heads from the transformer alone and from the n-gram model alone."""
-    def heads(mix: float) -> list[dict[str, dict[str, float]]]:
-        return [{head: {str(k): v for k, v in getattr(p, head).items()} for head in MIX}
-                for p in model.predict(texts, mix=dict.fromkeys(MIX, mix))]
-    return heads(1.0), heads(0.0)
+    def heads(weight: float) -> list[dict[str, dict[str, float]]]:
+        model.mix = dict.fromkeys(MIX, weight)
+        return [{head: {str(k): v for k, v in getattr(p, head).items()} for head in MIX} for p in model.predict(texts)]
+    parts = heads(1.0), heads(0.0)
+    model.mix = dict(MIX)
+    return parts
 
 
 def mixed(row: dict[str, Any], head: str, weight: float) -> dict[str, float]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.intake.contact import find_name
+from bot.intake.errors import IntakeError
 from bot.intake.extractor import Extractor, Message
 from bot.intake.gazetteer import Gazetteer
 from bot.intake.phone import find_phones
@@ -177,9 +178,13 @@ def apply_phone(draft: Draft, text: str) -> str:
 
 
 def apply_correction(gazetteer: Gazetteer, draft: Draft, text: str) -> list[str]:
-    """Fields a correction such as 不是朝阳，是海淀 changed (place, address, phone, name, type)."""
-    changed = []
-    said = clean(text)
+    """Fields a correction such as 不是朝阳，是海淀 changed (place, address, phone, name, type); words-free
+    answers (👍) change nothing."""
+    changed: list[str] = []
+    try:
+        said = clean(text)
+    except IntakeError:
+        return changed
     before = (draft.district, draft.street)
     if apply_place(gazetteer, draft, said) and (draft.district, draft.street) != before:
         changed.append("place")

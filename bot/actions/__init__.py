@@ -209,10 +209,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {"confirmed": None}
         draft, text = self._draft(tracker), str(value)
         intent = tracker.latest_message.get("intent", {}).get("name", "")
-        try:
-            changed = dialogue.apply_correction(extractor().gazetteer, draft, text)
-        except IntakeError:  # 👍 and other signs: no words, so nothing to correct
-            changed = []
+        changed = dialogue.apply_correction(extractor().gazetteer, draft, text)
         if changed:
             dispatcher.utter_message(text="好的，已经改过来了。")
             return {"confirmed": None, "draft": draft.to_slot(), "place": draft.place, "address": draft.address,

@@ -196,7 +196,7 @@ class IntakeModel:
         self.ngram = ngram
         """averaged with the transformer's class probabilities when present"""
         self.mix = dict(MIX)
-        """the transformer's weight per head in that average"""
+        """the transformer's weight per head in that average (1.0: the transformer alone, 0.0: the n-gram model)"""
         self.pad_id = tokenizer.pad_id if isinstance(tokenizer, PretrainedTokenizer) else 0
 
     # -- training -------------------------------------------------------------------------
@@ -339,10 +339,9 @@ class IntakeModel:
         step = size * 3 // 4
         return [(s, text[s : s + size]) for s in range(0, len(text) - size // 4, step)][:8]
 
-    def predict(self, texts: list[str], batch_size: int = 64, mix: dict[str, float] | None = None) -> list[Prediction]:
-        """Predictions for each text, batched; `mix` overrides self.mix (1.0: the transformer alone, 0.0: the
-        n-gram model alone)."""
-        mix = {**self.mix, **(mix or {})}
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[Prediction]:
+        """Predictions for each text, batched."""
+        mix = self.mix
         import torch
 
         pieces = [(i, offset, w) for i, t in enumerate(texts) for offset, w in self._windows(t)]

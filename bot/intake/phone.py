@@ -15,6 +15,7 @@ _SEP = " -－—.、()（）"
 # stand in brackets before it: （010）67715523, but not a year: 京政发（2023）1234号.
 _D = "0-9零〇洞一幺二两三四五六七拐八九勾"
 _RUN = re.compile(rf"(?:\+|＋)?(?:[(（][0零〇洞][{_D}]{{2,3}}[)）] ?)?[{_D}](?:[ \-－—.、]?[{_D}])*")
+_GROUP = re.compile(f"[^{re.escape(_SEP)}]+")
 _SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
 
 
@@ -57,7 +58,7 @@ def find_phones(text: str) -> list[Phone]:
     found: list[Phone] = []
     for m in _RUN.finditer(text):
         # Separated groups ("138 1234 5678 2号楼"): the longest run of groups that is a number.
-        groups = [(g.start() + m.start(), g.end() + m.start()) for g in re.finditer(r"[^ \-－—.、()（）]+", m.group())]
+        groups = [(g.start() + m.start(), g.end() + m.start()) for g in _GROUP.finditer(m.group())]
         best: tuple[int, int] | None = None
         for i in range(len(groups)):
             for j in range(len(groups), i, -1):

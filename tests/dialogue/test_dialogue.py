@@ -88,6 +88,7 @@ def test_correction_of_phone_and_type(extractor):
 def test_affirmation_changes_nothing(extractor):
     draft = _draft(district="朝阳区", street="望京街道")
     assert dialogue.apply_correction(extractor.gazetteer, draft, "对的，没问题") == []
+    assert dialogue.apply_correction(extractor.gazetteer, draft, "👍") == []  # no words: nothing to correct
 
 
 def test_readback_and_restate_name_what_was_understood():

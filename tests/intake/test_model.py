@@ -57,9 +57,12 @@ def test_batched_equals_single(examples):
 
 def test_heads_average_the_two_models_with_the_weights_of_mix(examples):
     model = IntakeModel.train(examples, load_taxonomy().subcategory_codes, TrainOptions(**TINY), log=lambda _: None)
-    transformer = model.predict(TEXTS, mix=dict.fromkeys(MIX, 1.0))
-    ngram = model.predict(TEXTS, mix=dict.fromkeys(MIX, 0.0))
-    for p, a, b in zip(model.predict(TEXTS), transformer, ngram, strict=True):
+    shipped = model.predict(TEXTS)
+    model.mix = dict.fromkeys(MIX, 1.0)
+    transformer = model.predict(TEXTS)
+    model.mix = dict.fromkeys(MIX, 0.0)
+    ngram = model.predict(TEXTS)
+    for p, a, b in zip(shipped, transformer, ngram, strict=True):
         for head, w in MIX.items():
             mixed = {k: w * a_k + (1 - w) * getattr(b, head)[k] for k, a_k in getattr(a, head).items()}
             assert getattr(p, head) == pytest.approx(mixed, abs=1e-6)
