@@ -294,15 +294,21 @@ async def record_action(request: web.Request) -> web.Response:
         reason = " ".join(data.get("reason", "").split())[:200]
         if not reason:
             return _record_view(request, stored, status=400, message="退回需要填写原因")
-        desk.store.settle(stored.id, "rejected", session.username, note=reason)
+        try:
+            desk.store.settle(stored.id, "rejected", session.username, note=reason, only_from=AWAITING_AGENT)
+        except StatusConflict:
+            return _conflict(request)
         log.info("desk reject record=%s agent=%s", stored.id, session.username)
         raise web.HTTPSeeOther(f"/?done=rejected&ticket={stored.ticket}")
     if action == "duplicate":
         original = desk.store.by_ticket(data.get("duplicate_of", "").strip())
         if original is None or original.id == stored.id:
             return _record_view(request, stored, status=400, message="请填写被重复的另一张工单号")
-        desk.store.settle(stored.id, "duplicate", session.username, note=f"与{original.ticket}重复",
-                          merged_into=original.id)
+        try:
+            desk.store.settle(stored.id, "duplicate", session.username, note=f"与{original.ticket}重复",
+                              merged_into=original.id, only_from=AWAITING_AGENT)
+        except StatusConflict:
+            return _conflict(request)
         raise web.HTTPSeeOther(f"/?done=duplicate&ticket={stored.ticket}")
     if action not in ("save", "confirm"):
         raise web.HTTPBadRequest(text="未知操作")
@@ -320,9 +326,14 @@ async def record_action(request: web.Request) -> web.Response:
             return _record_view(request, stored, status=400, message="无法确定承办单位：请补全区和街道乡镇")
         desk.store.confirm(stored.id, form.units_json(units), session.username)
     except StatusConflict:
-        return _record_view(request, _record(request), status=409, message="该工单刚被他人修改或处理，请核对后再操作")
+        return _conflict(request)
     log.info("desk confirm record=%s agent=%s units=%d", stored.id, session.username, len(units))
     raise web.HTTPSeeOther(f"/?done=confirmed&ticket={stored.ticket}")
+
+
+def _conflict(request: web.Request) -> web.Response:
+    """Another agent (or the dispatch relay) changed the record between this page's read and its write."""
+    return _record_view(request, _record(request), status=409, message="该工单刚被他人修改或处理，请核对后再操作")
 
 
 async def record_audio(request: web.Request) -> web.StreamResponse:

@@ -217,24 +217,32 @@ class Storage:
             return self._get(db, record_id)
 
     def settle(self, record_id: str, status: str, actor: str, note: str | None = None,
-               merged_into: str | None = None) -> StoredRecord:
-        """Change the status alone (reject, merge as duplicate, dead letter, closed)."""
+               merged_into: str | None = None, only_from: tuple[str, ...] | None = None) -> StoredRecord:
+        """Change the status alone (reject, merge as duplicate, dead letter, closed). With `only_from`, only
+        while the record is in one of those statuses: StatusConflict when another agent got there first."""
         _check_status(status)
         with self.engine.begin() as db:
-            return self._settle(db, record_id, status, actor, note, merged_into)
+            settled = self._settle(db, record_id, status, actor, note, merged_into, only_from)
+        if settled is None:
+            raise StatusConflict(record_id)
+        return settled
 
     def _settle(self, db: Connection, record_id: str, status: str, actor: str, note: str | None = None,
-                merged_into: str | None = None, only_from: tuple[str, ...] | None = None) -> StoredRecord:
-        """The status change; with `only_from`, only while the record is in one of those (else it is left)."""
+                merged_into: str | None = None, only_from: tuple[str, ...] | None = None) -> StoredRecord | None:
+        """The status change; with `only_from`, only while the record is in one of those (else None)."""
         now = _now()
-        old = db.execute(sa.select(records.c.status).where(records.c.id == record_id)).scalar()
+        # Row lock (PostgreSQL): the old status in the history line is the one this update replaces.
+        old = db.execute(sa.select(records.c.status).where(records.c.id == record_id).with_for_update()).scalar()
         if old is None:
             raise KeyError(record_id)
+        if only_from and old not in only_from:
+            return None
+        # The status condition again: SQLite read the old status outside the write transaction.
         where = [records.c.id == record_id] + ([records.c.status.in_(only_from)] if only_from else [])
         done = db.execute(records.update().where(*where).values(
             status=status, note=note, merged_into=merged_into, updated_at=now))
         if not done.rowcount:
-            return self._get(db, record_id)
+            return None
         if old != status:
             _log(db, record_id, actor, "status", old, status, now)
         if note:
@@ -252,7 +260,8 @@ class Storage:
             elif status not in AWAITING_AGENT:
                 return self._get(db, record.id)
             # Compare-and-set: an agent who confirmed it since the read keeps it.
-            return self._settle(db, record.id, "handoff", actor, note=note, only_from=AWAITING_AGENT)
+            settled = self._settle(db, record.id, "handoff", actor, note=note, only_from=AWAITING_AGENT)
+            return settled or self._get(db, record.id)
 
     def history(self, record_id: str) -> list[Change]:
         with self.engine.connect() as db:

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot.storage import Outbox
+from bot.storage import Outbox, Storage
 from tests.desk.conftest import logged_in
 
 HEATING = "我是王先生，望京西园三区暖气不热，屋里才十五度，电话13911112222"
@@ -254,3 +254,22 @@ def test_a_queue_poll_after_the_session_ended_asks_for_a_login(desk):
         search = await client.get("/search", params={"phone": "13911112222"}, allow_redirects=False)
         assert "13911112222" not in search.headers["Location"]
     desk(scenario)
+
+
+def test_a_reject_sent_after_another_agent_confirmed_is_refused(desk, heating, store, monkeypatch):
+    """The page was read while the record waited; another agent's confirm commits before this reject."""
+    settle = Storage.settle
+
+    def confirm_first(self, *args, **kwargs):
+        store.confirm(heating.id, [{"name": "望京街道办事处"}], actor="li")
+        return settle(self, *args, **kwargs)
+
+    monkeypatch.setattr(Storage, "settle", confirm_first)  # the desk's own Storage
+
+    async def scenario(client):
+        token = await logged_in(client)
+        response = await client.post("/records/" + heating.id, data={"csrf": token, "action": "reject",
+                                                                     "reason": "非本市"})
+        assert response.status == 409 and "刚被他人修改或处理" in await response.text()
+    desk(scenario)
+    assert store.get(heating.id).status == "queued"

@@ -214,3 +214,15 @@ def test_sqlite_commits_reach_the_disk_before_they_return(tmp_path):
     with engine.connect() as db:
         assert db.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_reject_does_not_overwrite_a_confirm_that_came_first(engine, record):
+    from bot.storage import AWAITING_AGENT, StatusConflict
+
+    store = Storage(engine)
+    store.save(record, "handoff")
+    store.confirm(record.id, [{"name": "望京街道办事处"}], actor="li")
+    with pytest.raises(StatusConflict):
+        store.settle(record.id, "rejected", "wang", note="非本市", only_from=AWAITING_AGENT)
+    assert store.get(record.id).status == "queued"
+    assert [c.new for c in store.history(record.id) if c.field == "status"] == ["handoff", "queued"]
