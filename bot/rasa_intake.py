@@ -29,7 +29,7 @@ from bot.intake.extractor import BEIJING, Extractor
 from bot.intake.ngram import fast_predict
 from bot.intake.phone import find_phones
 from bot.intake.redirect import find_redirect
-from bot.intake.text import clean, detect_language
+from bot.intake.text import clean, clearly_foreign
 from bot.intake.timeparse import parse_time
 
 PROBLEM_INTENTS = ("consultation", "help", "complaint", "report", "suggestion", "emergency")
@@ -41,7 +41,6 @@ _CONTACT_WORDS = re.compile(r"[\s，。,.!！?？~：:、/()（）-]|联系|方�
                             r"打|就|这个|吧|啊|呀|哦|嗯")
 # A thumbs-up or OK sign alone answers yes (to "对吗？").
 _YES_SIGNS = re.compile(r"[👍👌✅🆗✔☑]+[\ufe0f\U0001f3fb-\U0001f3ff]*[!！。.~～]*")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 # Words that say something is wrong: a short message with one is a problem, not just a place.
 _TROUBLE = re.compile(r"坏|塌|漏|堵|吵|臭|脏|乱|堆|占|泡|砸|偷|欠|拖|停|断|没[有人水电气法]|不[能让给热亮通行来管]|"
                       r"危险|太|又|一直|天天|老是|总是|半夜|投诉|举报")
@@ -129,7 +128,7 @@ class IntakeClassifier(GraphComponent, EntityExtractorMixin):
         elif not any(c.isalpha() for c in cleaned):  # "2024": digits and signs say nothing to classify
             _unsure(message)
             return
-        elif _foreign(cleaned):
+        elif clearly_foreign(cleaned):
             intent = {"name": FOREIGN, "confidence": 1.0}
         elif top in PROBLEM_INTENTS or find_redirect(cleaned):
             # Only what may be a problem or an emergency pays for the classifier.
@@ -164,16 +163,6 @@ def _unsure(message: Message) -> None:
     intent = {**(message.get(INTENT) or {}), "confidence": 0.0}
     message.set(INTENT, intent, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
-
-
-def _foreign(text: str) -> bool:
-    """Another language, said with enough words to tell: ok, OK的, hello or thank you are Chinese chat too,
-    while English with a place name in Chinese (stolen at 三里屯) is English."""
-    if detect_language(text) in ("zh", "und"):
-        return False
-    other_script = any(c.isalpha() and c >= "\u0250" and not _HAN.match(c) for c in text)  # kana, hangul …
-    latin_words = len(re.findall(r"[A-Za-z\u00c0-\u024f]+", text))
-    return other_script or (latin_words >= 3 and latin_words > len(_HAN.findall(text)))
 
 
 def _only_a_number(text: str) -> bool:

@@ -20,6 +20,7 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 _FULLWIDTH_ALNUM = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
 
@@ -113,3 +114,13 @@ def detect_language(text: str) -> str:
     if latin_words == 0:
         return "zh" if han else "und"
     return _by_function_words(text) or str(_langid().classify(text)[0])
+
+
+def clearly_foreign(text: str) -> bool:
+    """Another language, said with enough words to tell: ok, OK的, hello or thank you are Chinese chat too,
+    while English with a place name in Chinese (stolen at 三里屯) is English."""
+    if detect_language(text) in ("zh", "und"):
+        return False
+    other_script = any(c.isalpha() and c >= "\u0250" and not _HAN.match(c) for c in text)  # kana, hangul …
+    latin_words = len(_LATIN_WORD.findall(text))
+    return other_script or (latin_words >= 3 and latin_words > len(_HAN.findall(text)))

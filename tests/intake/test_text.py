@@ -1,7 +1,7 @@
 import pytest
 
 from bot.intake.errors import IntakeError
-from bot.intake.text import MAX_CHARS, clean, detect_language
+from bot.intake.text import MAX_CHARS, clean, clearly_foreign, detect_language
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t", "😡😡😡", "！！！？？", "<br/><p></p>", "\x00\x01"])
@@ -53,3 +53,12 @@ def test_clean(raw, cleaned):
 )
 def test_language(text, lang):
     assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(("text", "foreign"), [
+    ("ok", False), ("OK的", False), ("hello", False), ("thank you", False),
+    ("My wallet was stolen at 三里屯 this morning", True), ("すみません、パスポートをなくしました", True),
+    ("Bonjour, je voudrais prolonger mon visa", True), ("我在SKP买的东西想退货", False),
+])
+def test_clearly_foreign_needs_enough_words_to_tell(text, foreign):
+    assert clearly_foreign(text) is foreign
