@@ -36,6 +36,13 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("马路边躺着个老大爷，就剩一口气了", "120"),
         ("车撞到隔离带上了，车里还有人", "122"),
         ("厨房抽油烟机冒黑烟了", "119"),
+        ("十字路口一辆出租车把过马路的老头撞飞了", "122"),
+        ("面包车翻进沟里了，轮子朝天，里面还有人", "122"),
+        ("我骑电动车让一辆大货车给别倒了，腿动不了", "122"),
+        ("我家两岁的孩子误食了一个纽扣电池", "120"),
+        ("奶奶把杀虫剂当饮料，喝了农药了", "120"),
+        ("保姆把老人锁在卫生间里了，我在监控里看见的", "110"),
+        ("三个自称是燃气公司的人来我家，非要收钱，现在还在屋里", "110"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -77,6 +84,9 @@ def test_emergencies_are_redirected(text, number):
         "小区停车费翻了一倍",
         "冬天太冷，我家水管冻炸了",
         "辛辛苦苦流血流汗干了一年，老板不给工资",
+        "跟保洁说了好多次别倒在绿化带里，就是不听",
+        "接到一个自称公安的电话说我涉嫌洗钱，我直接挂了",
+        "小区门口那条沟里全是垃圾，没人清",
     ],
 )
 def test_no_false_redirect(text):
@@ -110,6 +120,14 @@ def test_nothing_without_rule_or_model():
 def test_model_alone_does_not_call_smoke_from_a_barbecue_a_fire():
     assert decide("楼下烧烤摊的烟全飘进屋了", None, FIRE) is None
     assert decide("楼下烧烤摊着火了", None, FIRE) == Redirect("119", 0, 0)
+
+
+def test_model_alone_does_not_call_touts_grabbing_passers_by_an_assault():
+    assault = {"none": 0.1, "110": 0.8, "119": 0.03, "120": 0.04, "122": 0.03}
+    assert decide("前门大街上有人揽客，拉着游客胳膊往店里拽", None, assault) is None
+    assert decide("有人拉着一个小孩往车里拽", None, assault) == Redirect("110", 0, 0)
+    pushing = "几个拉客的把游客围住了，还推搡人家"
+    assert decide(pushing, find_redirect(pushing), assault) == Redirect("110", 13, 15)  # 推搡
 
 
 def test_model_alone_cannot_redirect_what_is_over():
