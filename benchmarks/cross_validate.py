@@ -108,21 +108,22 @@ def weights(rows: list[dict[str, Any]]) -> None:
 
 
 def sweep(rows: list[dict[str, Any]]) -> None:
-    """Missed emergencies and false redirects for each pair of thresholds."""
+    """Missed emergencies, emergencies sent to the wrong number and false redirects for each pair of thresholds."""
     emergencies = sum(1 for r in rows if r["gold"])
     chat = sum(1 for r in rows if r["chat"])
     print(f"{len(rows) - chat} intake examples, {emergencies} of them emergencies, out of fold; {chat} conversational")
-    print("MODEL_ALONE WITH_RULE missed false (of them conversational)")
+    print("MODEL_ALONE WITH_RULE missed wrong_number false (of them conversational)")
     for alone in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
         for with_rule in (0.05, 0.1, 0.15, 0.2, 0.3):
-            missed = false = chat = 0
+            missed = wrong = false = chat = 0
             for r in rows:
                 text, scores = str(r["text"]), mixed(r, "redirect", MIX["redirect"])
                 got = redirect.decide(text, redirect.find_redirect(text), scores, alone, with_rule)
                 missed += bool(r["gold"]) and got is None
+                wrong += bool(r["gold"]) and got is not None and got.number != r["gold"]
                 false += not r["gold"] and got is not None
                 chat += bool(r["chat"]) and got is not None
-            print(f"{alone:11.2f} {with_rule:9.2f} {missed:6d} {false:5d} ({chat})")
+            print(f"{alone:11.2f} {with_rule:9.2f} {missed:6d} {wrong:12d} {false:5d} ({chat})")
 
 
 def main() -> None:
