@@ -1,5 +1,6 @@
 """Records from the trained model: every field, the contract, and bad input."""
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 
 from bot import DATA_DIR
 from bot.intake.errors import IntakeError
-from bot.intake.extractor import Message
+from bot.intake.extractor import Message, said_type
 from bot.taxonomy import load_taxonomy
 
 SCHEMA = json.loads((DATA_DIR / "record.schema.json").read_text(encoding="utf-8"))
@@ -84,6 +85,51 @@ def test_report_is_confidential_and_reviewed(extractor):
     assert rec.type == "report"
     assert rec.contact.confidential is True
     assert rec.dispatch.action == "handoff"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("喂你好，我要投诉小区门口那家饭馆，天天把桌子摆到人行道上", "complaint"),
+        ("投诉一下103路司机，到站不停车", "complaint"),
+        ("那个，举报一下，隔壁院有人在家里开小作坊喷漆", "report"),
+        ("我有个建议，地铁站出口多放几个共享单车的停车点", "suggestion"),
+        ("不是投诉啊，我就是想问问暖气费怎么交", None),
+        ("我投诉了三回了，到现在还是没人来修", None),
+        ("我去年就举报了那个违建，到现在也没拆", None),  # the classifier's: a complaint about the last report
+        ("投诉电话是多少", None),
+        ("我要投诉，也要举报，他们无证经营还打人", None),  # names two: the classifier decides
+    ],
+)
+def test_said_type(text, said):
+    assert said_type(text) == said
+
+
+class _TypeReads:
+    """The trained model with its type head fixed, to test what overrides it."""
+
+    def __init__(self, model, type_probs):
+        self.model, self.type_probs = model, type_probs
+
+    def predict(self, texts):
+        return [dataclasses.replace(p, type=dict(self.type_probs)) for p in self.model.predict(texts)]
+
+
+def test_citizen_naming_a_demand_type_overrides_the_classifier(extractor, monkeypatch):
+    reads_help = {"help": 0.6, "complaint": 0.25, "report": 0.05, "suggestion": 0.05, "consultation": 0.05}
+    monkeypatch.setattr(extractor, "model", _TypeReads(extractor.model, reads_help))
+    rec = extract(extractor, "我要投诉自来水公司，抄表的瞎估数，我家俩人一个月用二十吨水")
+    assert (rec.type, rec.kind) == ("complaint", "demand")
+    assert rec.confidence["type"] >= 0.9
+    assert "投诉" in rec.evidence["type"][0].text
+    rec = extract(extractor, "建议热力公司今年早点供暖，十月底就降温了")
+    assert (rec.type, rec.urgency) == ("suggestion", 4)
+
+
+def test_naming_a_type_does_not_turn_a_question_into_a_demand(extractor, monkeypatch):
+    reads_question = {"consultation": 0.7, "report": 0.2, "help": 0.05, "complaint": 0.03, "suggestion": 0.02}
+    monkeypatch.setattr(extractor, "model", _TypeReads(extractor.model, reads_question))
+    assert extract(extractor, "举报违建以后多久能有结果").type == "consultation"
 
 
 def test_emergency_is_redirected_at_urgency_1(extractor):
