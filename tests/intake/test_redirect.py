@@ -36,6 +36,7 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("马路边躺着个老大爷，就剩一口气了", "120"),
         ("车撞到隔离带上了，车里还有人", "122"),
         ("厨房抽油烟机冒黑烟了", "119"),
+        ("饭馆门口的招牌着了，往下掉火星", "119"),
         ("十字路口一辆出租车把过马路的老头撞飞了", "122"),
         ("面包车翻进沟里了，轮子朝天，里面还有人", "122"),
         ("我骑电动车让一辆大货车给别倒了，腿动不了", "122"),
@@ -95,6 +96,9 @@ def test_emergencies_are_redirected(text, number):
         "小区门口那条沟里全是垃圾，没人清",
         "这几天头疼得要炸了，哪个医院看头疼好",
         "大风把小区的树刮倒了，压在车上了",
+        "刚才路口两辆车剐蹭了，已经拍完照挪到路边了，下一步找谁定损",  # settled, though just now
+        "刚才楼下有人打起来了，现在已经散了",
+        "看见有人打架，我该打110还是打你们这儿",
     ],
 )
 def test_no_false_redirect(text):
@@ -136,6 +140,16 @@ def test_model_alone_does_not_call_touts_grabbing_passers_by_an_assault():
     assert decide("有人拉着一个小孩往车里拽", None, assault) == Redirect("110", 0, 0)
     pushing = "几个拉客的把游客围住了，还推搡人家"
     assert decide(pushing, find_redirect(pushing), assault) == Redirect("110", 13, 15)  # 推搡
+
+
+def test_model_alone_leaves_hazards_12345_keeps_at_urgency_1():
+    assault = {"none": 0.1, "110": 0.8, "119": 0.03, "120": 0.04, "122": 0.03}
+    assert decide("商场的直梯困人了，里面有个老太太", None, assault) is None  # a lift: urgency 1, not 110
+    assert decide("厨房燃气灶关了还是有一股味", None, FIRE) is None  # gas smell: the gas company
+    assert decide("燃气灶怎么也打不着，火苗小得可怜", None, FIRE) is None
+    fire = "电梯井里冒黑烟了，里面还困着人"
+    rule = find_redirect(fire)
+    assert rule is not None and decide(fire, rule, FIRE) == rule  # an emergency word still counts
 
 
 def test_model_alone_cannot_redirect_what_is_over():

@@ -16,6 +16,8 @@ from bot.intake.urgency import urgent
         "我们整栋楼都停暖了，外面零下十度",
         "整个小区停水一天了",
         "电线掉地上了还在冒火花",
+        "燃气灶都关了，屋里还是有股味",
+        "商场的直梯困住人了",
     ],
 )
 def test_urgent_situations(text):
