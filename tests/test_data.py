@@ -1,5 +1,6 @@
 """nlu_data/: valid labels, enough of every class, and a held-out file apart from training."""
 
+import json
 import re
 from collections import Counter
 
@@ -82,18 +83,21 @@ def _grams(text):
     return {t[i : i + 3] for i in range(len(t) - 2)} or {t}
 
 
-def test_heldout_is_not_copied_from_training(train, heldout):
-    """No held-out sentence shares 80% of its character trigrams with a training sentence."""
+def test_test_files_are_not_copied_from_training(train, heldout):
+    """No held-out sentence, nor one of nlu_data/test/redirects.jsonl, shares 80% of its character trigrams
+    with a training sentence."""
+    redirects = HELDOUT_FILE.parent / "redirects.jsonl"
+    texts = [e.text for e in heldout] + [json.loads(line)["text"] for line in redirects.read_text("utf-8").splitlines()]
     index: dict[str, list[int]] = {}
     train_grams = [_grams(e.text) for e in train]
     for i, grams in enumerate(train_grams):
         for g in grams:
             index.setdefault(g, []).append(i)
     copies = []
-    for ex in heldout:
-        grams = _grams(ex.text)
+    for text in texts:
+        grams = _grams(text)
         shared = Counter(i for g in grams for i in index.get(g, []))
         for i, n in shared.items():
             if n / len(grams | train_grams[i]) >= 0.8:
-                copies.append((ex.text, train[i].text))
+                copies.append((text, train[i].text))
     assert copies == []

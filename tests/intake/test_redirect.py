@@ -50,6 +50,8 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("孩子掉进鱼塘了，刚捞上来，不哭了", "120"),
         ("炒菜的时候热油溅了一脸，脸上都起泡了", "120"),
         ("大风把树刮倒了，砸着一个骑车的，人压在树底下", "120"),  # wind, not a car: 120, not 122
+        ("从昨天开始我爸就昏迷不醒，现在还叫不醒", "120"),  # a past day, but it still goes on
+        ("我被车撞了，对方非要私了，我头晕得厉害", "122"),  # asked to settle is not settled
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -99,6 +101,10 @@ def test_emergencies_are_redirected(text, number):
         "刚才路口两辆车剐蹭了，已经拍完照挪到路边了，下一步找谁定损",  # settled, though just now
         "刚才楼下有人打起来了，现在已经散了",
         "看见有人打架，我该打110还是打你们这儿",
+        "上个月我们家厨房着火了 东西全烧了 现在一家人只能住亲戚家",  # the now is the aftermath
+        "前两天在路口剐蹭了，当场私了了，现在那人又来要钱",
+        "上周楼道里电动车着火了，虽然灭了，可现在还有人往楼里推车",
+        "有个小卖部在偷着卖烟花爆竹",
     ],
 )
 def test_no_false_redirect(text):
