@@ -4,7 +4,7 @@ Each fold's hand-written examples are scored by a classifier trained (same recip
 included) on the other folds, the transformer and the n-gram model apart; the held-out file is never
 read. Prints, for each candidate MODEL_ALONE and WITH_RULE, the emergencies missed and the false
 redirects over all folds; then, for each head, accuracy and log-loss of the average at each weight
-of the transformer (bot.intake.model.MIX).
+of the transformer (bot.intake.model.MIX), and type accuracy with the type the citizen names.
 
     .venv/bin/python benchmarks/cross_validate.py --folds 3 --out /tmp/cv.json
     .venv/bin/python benchmarks/cross_validate.py --scores /tmp/cv.json   # again, without training
@@ -24,6 +24,7 @@ import yaml
 from bot.intake import redirect
 from bot.intake.augment import Augmenter
 from bot.intake.dataset import Example, parse_markup, read_examples, train_files
+from bot.intake.extractor import choose_type, said_type
 from bot.intake.gazetteer import load_gazetteer
 from bot.intake.model import MIX, IntakeModel, TrainOptions
 from bot.intake.text import detect_language
@@ -105,6 +106,9 @@ def weights(rows: list[dict[str, Any]]) -> None:
                 right += max(p, key=p.__getitem__) == gold
                 loss -= math.log(max(p[gold], 1e-9))
             print(f"  {w:.1f} {right / len(labelled):.4f} {loss / len(labelled):.4f}")
+    named = sum(choose_type(mixed(r, "type", MIX["type"]), said_type(str(r["text"]))) == r["labels"]["type"]
+                for r in labelled)
+    print(f"type at {MIX['type']} with the type the citizen names (extractor.said_type): {named / len(labelled):.4f}")
 
 
 def sweep(rows: list[dict[str, Any]]) -> None:

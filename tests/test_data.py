@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot.intake.dataset import HELDOUT_FILE, read_examples, train_files
+from bot.intake.extractor import said_type
 from bot.intake.gazetteer import load_gazetteer
 from bot.taxonomy import load_taxonomy
 
@@ -55,6 +56,14 @@ def test_labels_are_taxonomy_codes(train, heldout):
         for start, end, _ in ex.entities:
             assert 0 <= start < end <= len(ex.text)
         assert "[" not in ex.text or "](" not in ex.text, ex.text
+
+
+def test_a_type_the_citizen_names_is_the_training_label(train):
+    """The premise of extractor.said_type: a message that names its demand type carries it, but for
+    questions, which the extractor leaves to the classifier."""
+    named = [(said_type(e.text), e.type) for e in train if said_type(e.text)]
+    assert len(named) >= 200
+    assert [gold for said, gold in named if said != gold and gold != "consultation"] == []
 
 
 def test_training_covers_every_class(train):

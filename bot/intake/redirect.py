@@ -91,7 +91,7 @@ _DID_NOT_HAPPEN = re.compile(r"差点|险些|差一点|(?:杆子?|灯|护栏|栏
 _SETTLED = re.compile(r"已经散了|都散了|缓过来了|抢救过来了|挪到路边|拍完照|快处快赔|私了了|已经私了|拖走了|扑灭了|"
                       r"[火已]经?灭了|就是问问|"
                       r"还是打(?:110|119|120|122|12345|你们)|该打(?:110|119|120|122|12345|哪)")
-# A past day in the emergency word's own clause dates it, whatever "现在" says later, unless it still goes on.
+# A past day in an emergency word's own clause dates it, whatever "现在" says later, unless it still goes on.
 _PAST = re.compile(r"上礼拜|上个?星期|上周|上个?月|去年|前年|昨天|前天|昨晚|前两天|前几天|几天前|那天|上次|上回")
 _STILL = re.compile(r"开始|一直|到现在|还在|还没|至今")
 _CLAUSES = re.compile(r"[，。,！!？?；;\s]+")
@@ -118,14 +118,28 @@ def over_or_hypothetical(text: str) -> bool:
 def find_redirect(text: str) -> Redirect | None:
     """The emergency number the text's words point to, or None."""
     hits = [(n, m) for n, pattern in _EMERGENCIES if (m := pattern.search(text))
-            and not (pattern is _SMOKE and _SMOKE_NUISANCE.search(text))]
+            and not (pattern is _SMOKE and _SMOKE_NUISANCE.search(text)) and not _dated(text, m.start())]
     if not hits or over_or_hypothetical(text):
         return None
     number, m = hits[0]
-    clause = _CLAUSES.split(text[:m.start()])[-1] + _CLAUSES.split(text[m.start():])[0]
-    if _PAST.search(clause) and not _STILL.search(clause):  # 上礼拜我家着火了, 现在没地方住: the now is the aftermath
-        return None
     return Redirect(number, m.start(), m.end())
+
+
+def _dated(text: str, at: int) -> bool:
+    """A past day in the clause around `at` and nothing saying it goes on: 上礼拜我家着火了, 现在没地方住
+    (the now is the aftermath)."""
+    clause = _CLAUSES.split(text[:at])[-1] + _CLAUSES.split(text[at:])[0]
+    return bool(_PAST.search(clause)) and not _STILL.search(clause)
+
+
+def _kept_by_12345(number: str, text: str) -> bool:
+    """What the classifier alone reads as an emergency but 12345 keeps: barbecue smoke or a stove that will
+    not light (119), touts (110), and the urgency-1 hazards of the taxonomy (gas smell, people in a lift)."""
+    if number == "119" and (_NO_FLAME.search(text) or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
+        return True
+    if number == "110" and _TOUTING.search(text):
+        return True
+    return urgent(text) is not None
 
 
 def decide(text: str, rule: Redirect | None, model: dict[str, float], alone: float = MODEL_ALONE,
@@ -139,13 +153,7 @@ def decide(text: str, rule: Redirect | None, model: dict[str, float], alone: flo
         if rule:
             return rule
         number = max((k for k in model if k != "none"), key=lambda k: model[k])
-        if number == "119" and (_SMOKE_NUISANCE.search(text) and not _FLAMES.search(text) or _NO_FLAME.search(text)):
-            return None
-        if number == "110" and _TOUTING.search(text):
-            return None
-        if urgent(text):  # a hazard the taxonomy gives 12345 at urgency 1: gas smell, a lift with people in it
-            return None
-        return Redirect(number, 0, 0)
+        return None if _kept_by_12345(number, text) else Redirect(number, 0, 0)
     if rule and emergency >= with_rule:
         return rule
     return None

@@ -52,6 +52,7 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("大风把树刮倒了，砸着一个骑车的，人压在树底下", "120"),  # wind, not a car: 120, not 122
         ("从昨天开始我爸就昏迷不醒，现在还叫不醒", "120"),  # a past day, but it still goes on
         ("我被车撞了，对方非要私了，我头晕得厉害", "122"),  # asked to settle is not settled
+        ("上个月家里着火了，刚才又有人在楼下拿刀砍人", "110"),  # the fire is dated, the knife is not
     ],
 )
 def test_emergencies_are_redirected(text, number):
