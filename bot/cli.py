@@ -152,7 +152,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     extractor = Extractor.load()
     if args.mix is not None:
         extractor.model.mix = dict.fromkeys(extractor.model.mix, args.mix)
-    report = run(extractor, path)
+    try:
+        report = run(extractor, path)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -306,7 +310,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--channel", default="phone", choices=["phone", "wechat", "web", "cli"], help="for texts")
     i.set_defaults(func=cmd_intake)
     v = sub.add_parser("evaluate", help="per-field accuracy on the held-out file")
-    v.add_argument("--file", help="another labelled file in the held-out format")
+    v.add_argument("--file", help="another labelled file: Rasa YAML as the held-out file, or JSON lines "
+                   "(text, type, subcategory, urgency, redirect, district, street, phone)")
     v.add_argument("--json", action="store_true")
     v.add_argument("--errors", help="write the misclassified examples to this JSONL file")
     v.add_argument("--mix", type=float, metavar="W",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,29 @@ def format_report(report: Report, source: Path) -> str:
     return "\n".join(lines)
 
 
+def read_jsonl(path: Path) -> list[Example]:
+    """Labelled messages one JSON object per line: text, type, subcategory, urgency, redirect and, where the
+    text gives them, district, street, phone (null: not scored). Lines without a subcategory are skipped."""
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if "subcategory" not in row:
+                continue
+            examples.append(Example(
+                text=row["text"], type=row["type"], subcategory=row["subcategory"], urgency=int(row["urgency"]),
+                redirect=str(row["redirect"]) if row.get("redirect") else None,
+                gold={k: str(row[k]) for k in ("district", "street", "phone") if row.get(k)},
+            ))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a labelled message ({exc})") from exc
+    return examples
+
+
 def run(extractor: Extractor, path: Path = HELDOUT_FILE) -> Report:
-    examples = read_examples([path])
+    examples = read_jsonl(path) if path.suffix == ".jsonl" else read_examples([path])
     if not examples:
         raise ValueError(f"no labelled examples in {path}")
     return evaluate(extractor, examples)

@@ -55,6 +55,23 @@ def test_evaluate_reports_every_field(tmp_path):
     assert errors.exists()
 
 
+def test_evaluate_reads_json_lines(tmp_path):
+    good = tmp_path / "good.jsonl"
+    rows = [{"text": "望京这边停水了，电话13811027745", "type": "help", "subcategory": "utilities.water_supply",
+             "urgency": 2, "redirect": None, "district": "朝阳区", "street": "望京街道", "phone": "13811027745"},
+            {"text": "暖气什么时候开始烧", "type": "consultation", "subcategory": "utilities.heating", "urgency": 4,
+             "redirect": None, "district": None, "street": None, "phone": None}]
+    good.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    r = hotline("evaluate", "--json", "--file", str(good))
+    assert r.returncode == 0, r.stderr
+    fields = json.loads(r.stdout)["fields"]
+    assert fields["type"]["total"] == 2 and fields["street"]["total"] == 1 and fields["phone"]["total"] == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n{\"text\": \"半行\n", encoding="utf-8")
+    r = hotline("evaluate", "--file", str(bad))
+    assert r.returncode == 2 and "bad.jsonl:2" in r.stderr
+
+
 def test_evaluate_with_other_averaging_weights():
     """--mix changes what the records say (the n-gram model alone is not the shipped average)."""
     shipped = json.loads(hotline("evaluate", "--json").stdout)["fields"]

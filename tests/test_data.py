@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 import yaml
 
+from bot.evaluate import read_jsonl
 from bot.intake.dataset import HELDOUT_FILE, read_examples, train_files
 from bot.intake.extractor import said_type
 from bot.intake.gazetteer import load_gazetteer
@@ -18,11 +19,19 @@ def train():
     return read_examples(train_files())
 
 
+FRESH_FILE = HELDOUT_FILE.parent / "fresh.jsonl"
+
+
 @pytest.fixture(scope="module")
 def heldout():
     if not HELDOUT_FILE.exists():
         pytest.skip("no held-out file")
     return read_examples([HELDOUT_FILE])
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return read_jsonl(FRESH_FILE)
 
 
 def test_every_example_is_read():
@@ -76,9 +85,17 @@ def test_training_covers_every_class(train):
     assert len(train) >= 2500
 
 
-def test_heldout_gold_places_are_in_the_gazetteer(heldout):
+def test_fresh_file_is_labelled_with_taxonomy_codes(fresh):
+    tax = load_taxonomy()
+    assert len(fresh) == 297
+    for ex in fresh:
+        assert ex.type in tax.types and ex.subcategory in tax.subcategory_codes, ex.text
+        assert ex.urgency in (1, 2, 3, 4) and ex.redirect in (None, *tax.redirects), ex.text
+
+
+def test_heldout_gold_places_are_in_the_gazetteer(heldout, fresh):
     gaz = load_gazetteer()
-    for ex in heldout:
+    for ex in heldout + fresh:
         if "district" in ex.gold:
             assert ex.gold["district"] in gaz.districts, ex.text
         if "street" in ex.gold:
@@ -92,11 +109,12 @@ def _grams(text):
     return {t[i : i + 3] for i in range(len(t) - 2)} or {t}
 
 
-def test_test_files_are_not_copied_from_training(train, heldout):
-    """No held-out sentence, nor one of nlu_data/test/redirects.jsonl, shares 80% of its character trigrams
-    with a training sentence."""
+def test_test_files_are_not_copied_from_training(train, heldout, fresh):
+    """No sentence of the held-out file, nlu_data/test/redirects.jsonl or nlu_data/test/fresh.jsonl shares 80%
+    of its character trigrams with a training sentence."""
     redirects = HELDOUT_FILE.parent / "redirects.jsonl"
-    texts = [e.text for e in heldout] + [json.loads(line)["text"] for line in redirects.read_text("utf-8").splitlines()]
+    texts = [e.text for e in heldout + fresh]
+    texts += [json.loads(line)["text"] for line in redirects.read_text("utf-8").splitlines()]
     index: dict[str, list[int]] = {}
     train_grams = [_grams(e.text) for e in train]
     for i, grams in enumerate(train_grams):

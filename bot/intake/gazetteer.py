@@ -27,8 +27,11 @@ _GENERIC = {
 }
 # Sounds that may follow a place name: 街道 (often heard as 接到/济到), 镇, 乡, 地区, 那边 ...
 _SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nabian", "zhebian", "fujin", "lu",
-                  "zher", "zhe", "na"]
+                  "zher", "zhe", "na", "xiyuan", "dongyuan", "beiyuan", "dongli", "xili", "nanli", "beili", "xiaoqu",
+                  "jiayuan", "huayuan"]
 _NEGATION = ("不是", "不在", "而不是")
+# The caller corrects the place just named: 密云鼓楼 不是 是果园那边.
+_CORRECTION = re.compile(r"[\s，,。]*(?:不是不是|不对不对|不是|不对|说错了|哦不)")
 
 CONFIDENCE = {"street": 1.0, "district": 1.0, "short": 0.9, "community": 0.85, "landmark": 0.85}
 PINYIN_CONFIDENCE = 0.7
@@ -194,7 +197,8 @@ class Gazetteer:
         after_district = {m.end for m in found if all(p.kind == "district" for p in m.places)}
         found.extend(self._sound_alikes(text, covered, after_district))
         kept = [m for m in found if not any(text[max(0, m.start - len(neg)) : m.start] == neg for neg in _NEGATION)]
-        return sorted(kept, key=lambda m: m.start)
+        kept.sort(key=lambda m: m.start)
+        return [m for i, m in enumerate(kept) if i == len(kept) - 1 or not _CORRECTION.match(text, m.end)]
 
     def _sound_alikes(self, text: str, covered: list[bool], after_district: set[int]) -> list[Mention]:
         from rapidfuzz.fuzz import ratio

@@ -66,6 +66,9 @@ def test_street_alone_infers_its_district(gaz):
         ("延庆区永宁这边", "延庆区", "永宁镇"),
         ("昌平区沙和", "昌平区", "沙河地区"),  # sound-alike right after the district
         ("梨缘那边停电了", "通州区", "梨园地区"),  # sound-alike followed by 那边
+        ("我住望经花园五号楼", "朝阳区", "望京街道"),  # a two-syllable sound-alike followed by an estate's suffix
+        ("顺义石园 不对不对 是顺义仁和这边", "顺义区", "仁和地区"),  # the caller corrects the place
+        ("我们在回龙观，不是，是霍营", "昌平区", "霍营街道"),
         ("孩子交了一学期学费", None, None),  # sounds like a community (海子角): communities need their own characters
         ("美丽乡村建设", None, None),
         ("八里庄那边", None, None),  # two districts have one: do not guess

@@ -53,6 +53,9 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("从昨天开始我爸就昏迷不醒，现在还叫不醒", "120"),  # a past day, but it still goes on
         ("我被车撞了，对方非要私了，我头晕得厉害", "122"),  # asked to settle is not settled
         ("上个月家里着火了，刚才又有人在楼下拿刀砍人", "110"),  # the fire is dated, the knife is not
+        ("水表插卡没反应，我出来一看邻居大爷倒在楼道里叫他没反应", "120"),  # a card, then a person
+        ("我爸前天出的院 刚才突然晕倒了", "120"),  # just now, after a past day
+        ("气得我脑袋都要炸了 楼下刚才咣的一声 煤气罐炸了", "119"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -106,6 +109,13 @@ def test_emergencies_are_redirected(text, number):
         "前两天在路口剐蹭了，当场私了了，现在那人又来要钱",
         "上周楼道里电动车着火了，虽然灭了，可现在还有人往楼里推车",
         "有个小卖部在偷着卖烟花爆竹",
+        "电卡充完钱插表里没反应，家里一直没电",  # a card, not a person
+        "门口那个工地天天半夜施工，我头都要炸了",
+        "前天我妈在菜市场摔了一跤，腿骨折了，现在出院了想问问能不能请护工",  # dated by the clause before
+        "我儿子昨天在学校被打了，鼻子流血，老师也不管",
+        "每年一到春天柳絮一飞我就喘不过气，想问问哪家医院看过敏好",
+        "我们叫的救护车半个多小时才到，这速度谁受得了",
+        "刚才在路口两辆车蹭了一下，人都没受伤，各走各的了",
     ],
 )
 def test_no_false_redirect(text):
@@ -147,6 +157,12 @@ def test_model_alone_does_not_call_touts_grabbing_passers_by_an_assault():
     assert decide("有人拉着一个小孩往车里拽", None, assault) == Redirect("110", 0, 0)
     pushing = "几个拉客的把游客围住了，还推搡人家"
     assert decide(pushing, find_redirect(pushing), assault) == Redirect("110", 13, 15)  # 推搡
+
+
+def test_model_alone_does_not_call_a_car_blocked_in_a_crash():
+    crash = {"none": 0.2, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.7}
+    assert decide("小区门口有辆面包车把我的车挡住了，找不到车主", None, crash) is None
+    assert decide("两辆车在路口怼一块了，司机出不来", None, crash) == Redirect("122", 0, 0)
 
 
 def test_model_alone_leaves_hazards_12345_keeps_at_urgency_1():
