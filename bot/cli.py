@@ -141,7 +141,7 @@ def cmd_install_whisper(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from bot.evaluate import format_report, run
+    from bot.evaluate import evaluate, format_report, read_labelled
     from bot.intake.dataset import HELDOUT_FILE
     from bot.intake.extractor import Extractor
 
@@ -149,14 +149,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"error: --mix {args.mix}: a weight between 0 and 1", file=sys.stderr)
         return 2
     path = Path(args.file) if args.file else HELDOUT_FILE
-    extractor = Extractor.load()
-    if args.mix is not None:
-        extractor.model.mix = dict.fromkeys(extractor.model.mix, args.mix)
     try:
-        report = run(extractor, path)
+        examples = read_labelled(path)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    extractor = Extractor.load()
+    if args.mix is not None:
+        extractor.model.mix = dict.fromkeys(extractor.model.mix, args.mix)
+    report = evaluate(extractor, examples)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
     else:

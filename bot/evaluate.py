@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.intake.dataset import HELDOUT_FILE, Example, read_examples
 from bot.intake.errors import IntakeError
 from bot.intake.extractor import Extractor, Message
@@ -123,6 +125,8 @@ def read_jsonl(path: Path) -> list[Example]:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise TypeError("a JSON object is expected")
             if "subcategory" not in row:
                 continue
             examples.append(Example(
@@ -135,8 +139,16 @@ def read_jsonl(path: Path) -> list[Example]:
     return examples
 
 
-def run(extractor: Extractor, path: Path = HELDOUT_FILE) -> Report:
-    examples = read_jsonl(path) if path.suffix == ".jsonl" else read_examples([path])
+def read_labelled(path: Path = HELDOUT_FILE) -> list[Example]:
+    """The examples of a labelled file (JSON lines or Rasa YAML); ValueError when it holds none or is malformed."""
+    try:
+        examples = read_jsonl(path) if path.suffix == ".jsonl" else read_examples([path])
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not labelled Rasa YAML ({exc!r})") from exc
     if not examples:
         raise ValueError(f"no labelled examples in {path}")
-    return evaluate(extractor, examples)
+    return examples
+
+
+def run(extractor: Extractor, path: Path = HELDOUT_FILE) -> Report:
+    return evaluate(extractor, read_labelled(path))

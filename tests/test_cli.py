@@ -70,6 +70,14 @@ def test_evaluate_reads_json_lines(tmp_path):
     bad.write_text(json.dumps(rows[0], ensure_ascii=False) + "\n{\"text\": \"半行\n", encoding="utf-8")
     r = hotline("evaluate", "--file", str(bad))
     assert r.returncode == 2 and "bad.jsonl:2" in r.stderr
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text('["not", "an object"]\n', encoding="utf-8")
+    r = hotline("evaluate", "--file", str(listed))
+    assert r.returncode == 2 and "listed.jsonl:1" in r.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text("nlu:\n- intent: help\n  examples: [\n", encoding="utf-8")
+    r = hotline("evaluate", "--file", str(broken))
+    assert r.returncode == 2 and "broken.yml" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_evaluate_with_other_averaging_weights():

@@ -31,7 +31,7 @@ _SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nab
                   "jiayuan", "huayuan"]
 _NEGATION = ("不是", "不在", "而不是")
 # The caller corrects the place just named: 密云鼓楼 不是 是果园那边.
-_CORRECTION = re.compile(r"[\s，,。]*(?:不是不是|不对不对|不是|不对|说错了|哦不)")
+_CORRECTION = re.compile(r"[\s，,。]*(?:(?:不是)+[\s，,。]*是|(?:不对)+|说错了|哦不)[\s，,。]*(?:是|在)?")
 
 CONFIDENCE = {"street": 1.0, "district": 1.0, "short": 0.9, "community": 0.85, "landmark": 0.85}
 PINYIN_CONFIDENCE = 0.7
@@ -111,6 +111,11 @@ def _syllables(text: str) -> list[str]:
         return [(pinyin(c, style=Style.NORMAL, errors=_blank) or [[""]])[0][0] for c in text]
     return out
 
+
+def _corrected(text: str, mention: Mention, later: Mention) -> bool:
+    """The caller takes the place back and names another at once: 密云鼓楼 不是 是果园, 海淀不对 朝阳."""
+    m = _CORRECTION.match(text, mention.end)
+    return m is not None and later.start - m.end() <= 2
 
 class Gazetteer:
     """Name → places index over Beijing's districts, streets, communities and landmarks."""
@@ -198,7 +203,9 @@ class Gazetteer:
         found.extend(self._sound_alikes(text, covered, after_district))
         kept = [m for m in found if not any(text[max(0, m.start - len(neg)) : m.start] == neg for neg in _NEGATION)]
         kept.sort(key=lambda m: m.start)
-        return [m for i, m in enumerate(kept) if i == len(kept) - 1 or not _CORRECTION.match(text, m.end)]
+        pairs = zip(kept, kept[1:], strict=False)
+        return [m for m, later in pairs if not _corrected(text, m, later)] + kept[-1:]
+
 
     def _sound_alikes(self, text: str, covered: list[bool], after_district: set[int]) -> list[Mention]:
         from rapidfuzz.fuzz import ratio

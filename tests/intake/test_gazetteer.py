@@ -69,6 +69,8 @@ def test_street_alone_infers_its_district(gaz):
         ("我住望经花园五号楼", "朝阳区", "望京街道"),  # a two-syllable sound-alike followed by an estate's suffix
         ("顺义石园 不对不对 是顺义仁和这边", "顺义区", "仁和地区"),  # the caller corrects the place
         ("我们在回龙观，不是，是霍营", "昌平区", "霍营街道"),
+        ("朝阳区，不是海淀区，八里庄那边", "朝阳区", "八里庄街道"),  # 不是 before a place negates that one
+        ("海淀区不是说要修路吗，八里庄这段一直没修", "海淀区", "八里庄街道"),  # 不是说 corrects nothing
         ("孩子交了一学期学费", None, None),  # sounds like a community (海子角): communities need their own characters
         ("美丽乡村建设", None, None),
         ("八里庄那边", None, None),  # two districts have one: do not guess

@@ -56,6 +56,15 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("水表插卡没反应，我出来一看邻居大爷倒在楼道里叫他没反应", "120"),  # a card, then a person
         ("我爸前天出的院 刚才突然晕倒了", "120"),  # just now, after a past day
         ("气得我脑袋都要炸了 楼下刚才咣的一声 煤气罐炸了", "119"),
+        ("我爸昨天刚出院，又晕倒了，快来人啊", "120"),  # a past day before, but a new emergency
+        ("昨天晚上喝了农药 现在叫不醒", "120"),
+        ("我妈上周感冒了 突然喘不上气 嘴唇发紫 快来", "120"),
+        ("之前天然气公司来检查过，厨房着火了！", "119"),  # 之前天…, not 前天
+        ("你好我想问一下，我爸突然晕倒了叫不醒，怎么办", "120"),
+        ("救护车说还要二十分钟才到，人已经没呼吸了", "120"),
+        ("出租车司机突然没反应了", "120"),  # 司机 is no machine
+        ("孩子吃东西卡住了现在没反应了", "120"),
+        ("外头炸了，玻璃都碎了", "119"),  # 外头 is no head
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -113,9 +122,10 @@ def test_emergencies_are_redirected(text, number):
         "门口那个工地天天半夜施工，我头都要炸了",
         "前天我妈在菜市场摔了一跤，腿骨折了，现在出院了想问问能不能请护工",  # dated by the clause before
         "我儿子昨天在学校被打了，鼻子流血，老师也不管",
-        "每年一到春天柳絮一飞我就喘不过气，想问问哪家医院看过敏好",
-        "我们叫的救护车半个多小时才到，这速度谁受得了",
+        "每年一到春天柳絮一飞我就喘不过气，哪家医院看过敏好",  # habitual
+        "上礼拜我妈摔了 叫的救护车半个多小时才到 这速度谁受得了",  # dated by the clause before
         "刚才在路口两辆车蹭了一下，人都没受伤，各走各的了",
+        "听说咱们楼有人家进贼了，物业也不说一声",  # hearsay
     ],
 )
 def test_no_false_redirect(text):
@@ -161,7 +171,8 @@ def test_model_alone_does_not_call_touts_grabbing_passers_by_an_assault():
 
 def test_model_alone_does_not_call_a_car_blocked_in_a_crash():
     crash = {"none": 0.2, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.7}
-    assert decide("小区门口有辆面包车把我的车挡住了，找不到车主", None, crash) is None
+    assert decide("有辆面包车把我的车堵在车位里了，找不到车主挪车", None, crash) is None
+    assert decide("两辆车在路口怼一块了，后面的车都堵着呢", None, crash) == Redirect("122", 0, 0)
     assert decide("两辆车在路口怼一块了，司机出不来", None, crash) == Redirect("122", 0, 0)
 
 
