@@ -65,6 +65,17 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("出租车司机突然没反应了", "120"),  # 司机 is no machine
         ("孩子吃东西卡住了现在没反应了", "120"),
         ("外头炸了，玻璃都碎了", "119"),  # 外头 is no head
+        ("他喝多了把窗帘给点着了", "119"),
+        ("孩子从阳台上掉下去了", "120"),
+        ("爷爷脸都紫了 喘不上来", "120"),
+        ("那人拎着一把菜刀在楼道里转", "110"),
+        ("醉汉一直在踹我家门", "110"),
+        ("公交上有人往乘客包里伸手", "110"),
+        ("楼上两口子打得很凶，孩子在哭", "110"),
+        ("昨天他来闹过，这会儿又在门口拿着棍子", "110"),  # 这会儿 is now
+        ("我被一辆电动三轮蹭了，腿在流血，他不让我走", "122"),  # the crash before the threat
+        ("刚才倒车跟后面的车碰上了，还堵在路口", "122"),
+        ("路口俩车撞一块了，后面一辆差点也追上去", "122"),  # the near miss is only its own clause
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -126,6 +137,9 @@ def test_emergencies_are_redirected(text, number):
         "上礼拜我妈摔了 叫的救护车半个多小时才到 这速度谁受得了",  # dated by the clause before
         "刚才在路口两辆车蹭了一下，人都没受伤，各走各的了",
         "听说咱们楼有人家进贼了，物业也不说一声",  # hearsay
+        "早上跟人剐蹭了一下，已经拍照挪车了，后面怎么走流程",
+        "一辆货车把小区门口的路灯撞歪了，司机留了电话就走了",
+        "刚才差点被一辆电动车撞倒，吓死我了",
     ],
 )
 def test_no_false_redirect(text):
@@ -174,6 +188,11 @@ def test_model_alone_does_not_call_a_car_blocked_in_a_crash():
     assert decide("有辆面包车把我的车堵在车位里了，找不到车主挪车", None, crash) is None
     assert decide("两辆车在路口怼一块了，后面的车都堵着呢", None, crash) == Redirect("122", 0, 0)
     assert decide("两辆车在路口怼一块了，司机出不来", None, crash) == Redirect("122", 0, 0)
+
+
+def test_model_alone_does_not_redirect_a_near_miss():
+    crash = {"none": 0.2, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.7}
+    assert decide("刚才过马路差点让车带倒", None, crash) is None
 
 
 def test_model_alone_leaves_hazards_12345_keeps_at_urgency_1():
