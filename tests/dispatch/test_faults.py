@@ -49,9 +49,11 @@ def test_every_record_arrives_once_through_faults(tmp_path, engine, queue, fault
     assert (stats["unique"], stats["tickets"]) == (16, 16)
     struck = stats["faults"]
     assert sum(struck.values()) > 0, "the faults never struck"
-    # A 500 stores nothing; a reset or a held request stores, and its retry is answered as a duplicate.
-    assert stats["received"] == 16 + sum(struck.values())
-    assert stats["duplicates"] == struck.get("reset", 0) + struck.get("hang", 0)
+    # A 500 stores nothing; a reset or a held request stores, and its retry is answered as a duplicate. On a
+    # busy machine an answer may also come after the client's timeout: that retry is a duplicate too.
+    late = stats["received"] - 16 - sum(struck.values())
+    assert late >= 0
+    assert stats["duplicates"] == struck.get("reset", 0) + struck.get("hang", 0) + late
     assert_exactly_once(engine, tmp_path / "sink.db", records)
 
 
