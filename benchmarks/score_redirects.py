@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bot.intake.errors import IntakeError
 from bot.intake.extractor import Extractor
 
 TEST_DIR = Path(__file__).resolve().parents[1] / "nlu_data" / "test"
@@ -25,8 +26,9 @@ def main() -> None:
     rows = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
     extractor = Extractor.load(None)
     types = right = missed = wrong = false = 0
-    for row in rows:
-        rec = extractor.extract(row["text"])
+    for row, rec in zip(rows, extractor.extract_many([row["text"] for row in rows]), strict=True):
+        if isinstance(rec, IntakeError):
+            raise SystemExit(f"{row['text']!r}: {rec}")
         types += rec.type == row.get("type")
         if row["redirect"]:
             right += rec.redirect == row["redirect"]

@@ -118,7 +118,7 @@ def format_report(report: Report, source: Path) -> str:
 
 def read_jsonl(path: Path) -> list[Example]:
     """Labelled messages one JSON object per line: text, type, subcategory, urgency, redirect and, where the
-    text gives them, district, street, phone (null: not scored). Lines without a subcategory are skipped."""
+    text gives them, district, street, phone (null: not scored)."""
     examples = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -127,8 +127,6 @@ def read_jsonl(path: Path) -> list[Example]:
             row = json.loads(line)
             if not isinstance(row, dict):
                 raise TypeError("a JSON object is expected")
-            if "subcategory" not in row:
-                continue
             examples.append(Example(
                 text=row["text"], type=row["type"], subcategory=row["subcategory"], urgency=int(row["urgency"]),
                 redirect=str(row["redirect"]) if row.get("redirect") else None,

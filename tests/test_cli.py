@@ -74,6 +74,10 @@ def test_evaluate_reads_json_lines(tmp_path):
     listed.write_text('["not", "an object"]\n', encoding="utf-8")
     r = hotline("evaluate", "--file", str(listed))
     assert r.returncode == 2 and "listed.jsonl:1" in r.stderr
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    unlabelled.write_text(json.dumps({"text": "路灯不亮", "type": "help", "redirect": None}) + "\n", encoding="utf-8")
+    r = hotline("evaluate", "--file", str(unlabelled))
+    assert r.returncode == 2 and "unlabelled.jsonl:1" in r.stderr and "subcategory" in r.stderr
     broken = tmp_path / "broken.yml"
     broken.write_text("nlu:\n- intent: help\n  examples: [\n", encoding="utf-8")
     r = hotline("evaluate", "--file", str(broken))

@@ -117,6 +117,7 @@ def _corrected(text: str, mention: Mention, later: Mention) -> bool:
     m = _CORRECTION.match(text, mention.end)
     return m is not None and later.start - m.end() <= 2
 
+
 class Gazetteer:
     """Name → places index over Beijing's districts, streets, communities and landmarks."""
 
@@ -205,7 +206,6 @@ class Gazetteer:
         kept.sort(key=lambda m: m.start)
         pairs = zip(kept, kept[1:], strict=False)
         return [m for m, later in pairs if not _corrected(text, m, later)] + kept[-1:]
-
 
     def _sound_alikes(self, text: str, covered: list[bool], after_district: set[int]) -> list[Mention]:
         from rapidfuzz.fuzz import ratio

@@ -108,8 +108,8 @@ _NEAR_MISS = re.compile(r"差点|险些|差一点|擦着[^，。,！!？?\s]{0,3
 _PAST = re.compile(r"上礼拜|上个?星期|上周|上个?月|去年|前年|昨天|(?<!之)前天|昨晚|前两天|前几天|几天前|那天|上次|上回")
 _STILL = re.compile(r"开始|一直|到现在|还在|还没|至今")
 _TODAY = re.compile(r"现在|刚才|刚刚|正在|今天|今早|今晚|今儿|这会儿|此刻|眼下")
-# What says an emergency is new, after a past day: 刚出院又晕倒了, 突然喘不上气.
-_SUDDEN = re.compile(r"刚|突然|又|忽然|一下子|猛地|快来|救命|赶紧|快救|快叫|快派")
+# What says an emergency is new, after a past day, besides the words of _NOW: 刚出院又晕倒了, 突然喘不上气.
+_SUDDEN = re.compile(r"刚|突然|又|忽然|一下子|猛地")
 # Words of an emergency used of things or figuratively: a card the meter does not read, a head about to burst.
 _FIGURATIVE = re.compile(r"(?:[插刷]卡|卡插|插上|插进去|插表|扫码|按钮|按了(?:也|半天)|[电水气]表|燃气表|充电桩|"
                          r"门禁|电脑|手机|遥控器?|机器)[^，。,！!？?\s]{0,4}没反应|"
@@ -129,32 +129,33 @@ _TOUTING = re.compile(r"拉客|揽客|拉生意|招揽|往店里|进店|推销|�
 _BLOCKED_IN = re.compile(r"挪车|(?:堵|挡)(?:在|住)了?[^，。,！!？?\s]{0,4}(?:车位|车库|院门|门口)|(?:堵|挡)得出不去")
 
 
-def over_or_hypothetical(text: str) -> bool:
+def over_or_hypothetical(text: str, clause: str = "") -> bool:
     """The text says what it describes is over, habitual, asked about, a complaint, a near miss or
-    damage to things, and (but for near misses, damage and what is settled) nothing says it is happening now."""
+    damage to things, and (but for damage and what is settled) nothing says it is happening now: neither the
+    text nor the emergency word's own clause, whose day counts as now (昨天刚出院 今天又喘不上来气了)."""
     if _DID_NOT_HAPPEN.search(text) or _SETTLED.search(text):
         return True
-    return bool(_NOT_NOW.search(text)) and not _NOW.search(text)
+    today = bool(_TODAY.search(clause)) and not _NOT_NOW.search(clause)
+    return bool(_NOT_NOW.search(text)) and not _NOW.search(text) and not today
 
 
 def find_redirect(text: str) -> Redirect | None:
     """The emergency number the text's words point to, or None."""
-    hits = [(n, m) for n, pattern in _EMERGENCIES if (m := _first_live(pattern, text))
+    figurative = [f.span() for f in _FIGURATIVE.finditer(text)]
+    hits = [(n, m) for n, pattern in _EMERGENCIES if (m := _first_live(pattern, text, figurative))
             and not (pattern is _SMOKE and _SMOKE_NUISANCE.search(text))]
     if not hits:
         return None
     number, m = hits[0]
-    clause = _clause(text, m.start())
-    today = _TODAY.search(clause) and not _NOT_NOW.search(clause)  # 昨天刚出院 今天又喘不上来气了
-    if over_or_hypothetical(text) and not (today and not _DID_NOT_HAPPEN.search(text) and not _SETTLED.search(text)):
+    if over_or_hypothetical(text, _clause(text, m.start())):
         return None
     return Redirect(number, m.start(), m.end())
 
 
-def _first_live(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """The first match that is neither figurative, a near miss nor dated."""
+def _first_live(pattern: re.Pattern[str], text: str, figurative: list[tuple[int, int]]) -> re.Match[str] | None:
+    """The first match that is neither inside a figurative span, a near miss nor dated."""
     for m in pattern.finditer(text):
-        if not any(f.start() <= m.start() and m.end() <= f.end() for f in _FIGURATIVE.finditer(text)) \
+        if not any(a <= m.start() and m.end() <= b for a, b in figurative) \
                 and not _NEAR_MISS.search(_clause(text, m.start())) and not _dated(text, m.start()):
             return m
     return None

@@ -65,6 +65,19 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("出租车司机突然没反应了", "120"),  # 司机 is no machine
         ("孩子吃东西卡住了现在没反应了", "120"),
         ("外头炸了，玻璃都碎了", "119"),  # 外头 is no head
+        # the rest of the 20 emergencies a review wrote against the first rules for fresh.jsonl (all but one
+        # of which those rules lost; "上个月刚搬来 楼下有人拿刀砍人" is missed by every version: a past day
+        # anywhere in a message without a word of now makes it over)
+        ("我爸前天做的手术，突然晕倒了，叫不醒，救命啊", "120"),
+        ("昨天吵完架，老公喝了农药，快来救救他", "120"),
+        ("上周买的电动车，充电的时候起火了，快来人", "119"),
+        ("昨天和邻居吵了一架，他拿着刀在我家门口转，快来人啊", "110"),
+        ("上周搬的家，东西还没收拾完，楼下着火了，快来", "119"),
+        ("我想问一下，我邻居家着火了，冒黑烟，怎么办", "119"),
+        ("我问问他哪儿疼他都说不出话了", "120"),
+        ("我按他人中他也没反应", "120"),
+        ("楼里头炸了", "119"),
+        ("油罐车车头炸了", "119"),
         ("他喝多了把窗帘给点着了", "119"),
         ("孩子从阳台上掉下去了", "120"),
         ("爷爷脸都紫了 喘不上来", "120"),
