@@ -45,3 +45,23 @@ def test_not_phone_numbers(text):
 def test_several_numbers_in_order():
     found = find_phones("手机13800001111，座机010-65551234")
     assert [p.digits for p in found] == ["13800001111", "01065551234"]
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("我电话是幺五幺，幺零零八，三三六二", ["15110083362"]),  # speech recognition's commas between groups
+        ("电话零幺零，六幺八零，二二四七", ["01061802247"]),
+        ("手机138, 1234, 5678", ["13812345678"]),
+        ("住了两年，一三八一二三四五六七八", ["13812345678"]),
+        ("13800001111，13900002222", ["13800001111", "13900002222"]),
+        ("电话13812345678，3号楼", ["13812345678"]),
+    ],
+)
+def test_groups_separated_by_commas(text, digits):
+    assert [p.digits for p in find_phones(text)] == digits
+
+
+def test_commas_do_not_join_small_numbers():
+    assert find_phones("一，二，三，四，五，六，七，八") == []
+    assert find_phones("欠了三万，一二月份的工资") == []
