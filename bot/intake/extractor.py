@@ -62,7 +62,7 @@ _SAID = {
     "report": _names("举报", "了过的人"),
     "suggestion": re.compile(r"(?:有个|提个|提一个|有一个|几点)建议|" + _LEAD + r"建议(?![的过书])"),
 }
-_REPORTED_BEFORE = re.compile(r"(?:举报|投诉)[了过的]|好几次|多次|没人管|不管|不作为|到现在")
+_REPORTED_BEFORE = re.compile(r"(?:举报|投诉)[了过的]|好几次|多次|不作为|到现在")
 
 
 def said_type(text: str) -> str | None:

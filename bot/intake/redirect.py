@@ -39,9 +39,11 @@ _EMERGENCIES: list[tuple[str, re.Pattern[str]]] = [
                        r"出事故|撞上了|撞上去|撞了(?!过来)|"
                        r"(?<![树风])刮倒|剐了|剐倒|撞到(?:护栏|隔离带|隔离墩|墙上|树上|电线杆)|撞护栏|溜车|撞断|撞飞|(?<!想)撞墙|轮子朝天|四脚朝天|(?:冲|翻|开|掉)(?:到|进)[^，。,]{0,4}沟里|(?:给|被)别倒|车[^，。,]{0,4}怼上|挤翻|蹭倒|剐蹭|蹭了一下|"
                        r"(?<![让被把])(?:车|三轮)(?!费|位)[^，。,]{0,4}翻了(?!一?[倍番])|"
-                       r"(?:跟|和)[^，。,]{0,6}车[^，。,]{0,2}碰(?:上了|到一起|一块)")),
+                       r"(?:跟|和)[^，。,]{0,6}车[^，。,]{0,2}碰(?:上了|到一起|一块)|壮车|"
+                       r"(?:等|叫|让)交警(?:过来|来)|交警(?:啥时候|什么时候|咋还不|怎么还不)来")),
     ("119", _SMOKE),
-    ("110", re.compile(r"打架|斗殴|打起来|打人|打我(?!电话|手机|的电话|这个|[^，。,]{0,3}的(?:电话|手机|吧))|围着打|"
+    ("110", re.compile(r"打架|斗殴|打起来|打人|茬架|干架|(?:凳子|椅子|酒瓶子?)[^，。,]{0,3}抡起来|"
+                       r"(?:剪|割|锯)[^，。,]{0,6}锁(?!的|眼)|(?:转|汇|打)了[^，。,]{0,6}安全账户|给骗子(?:转|汇|打)|打我(?!电话|手机|的电话|这个|[^，。,]{0,3}的(?:电话|手机|吧))|围着打|"
                        r"群架|砍人|砍我(?!们[^，。,]{0,4}树)|"
                        r"拿着?(?:刀|菜刀|棍|棒|斧|砖|钢管|汽油)|(?:拎|抡)着?(?:一?[把根条块])?(?:刀|菜刀|棍子|棒子|斧子|砖头|钢管)|"
                        r"持刀|动刀|踹(?:我家|我们家|家)?门|往[^，。,]{1,6}(?<![书背挎手钱])包里(?:掏|摸|伸)|"
@@ -61,13 +63,16 @@ _EMERGENCIES: list[tuple[str, re.Pattern[str]]] = [
                        r"人[^，。,]{0,3}掉(?:进|下去)|掉进(?:水|河|湖|井|冰)|休克|受伤了|受了伤|摔伤|摔下来|摔倒了|"
                        r"急救|救护车|叫120|倒地|倒下了|昏过去|晕过去|"
                        r"难产|羊水破|要生了|烫伤|被[^，。,]{0,4}烫了|[就只]剩一口气|说不出话|流血(?!流汗)|血哗哗|一滩血|全是血|满脸是血|头破血流|说胡话|(?<!脸)不认人|说话不利索|"
-                       r"嘴歪|口齿不清|(?:躺|趴|倒)[^，。,]{0,6}一动不动|背过气|站不住(?!脚)|骨头茬|卡(?:嗓|桑|喉)|绞进去|"
+                       r"嘴歪|口齿不清|(?:躺|趴)着[^。]{0,12}(?:喊|叫)[^，。,]{0,3}(?:不理|不应|不答应|没动静|不醒)|(?:躺|趴|倒)[^，。,]{0,6}一动不动|背过气|站不住(?!脚)|骨头茬|卡(?:嗓|桑|喉)|绞进去|"
                        r"压在[^，。,]{0,4}底下|烫烂|(?:皮|身上|手上|脸上|腿上|脚上|胳膊|烫得?)[^，。,]{0,3}(?:起了?一?片?大?泡|全是泡(?!沫))|溅了一脸|按胸口|心肺复苏|突然就?倒了|(?<!垃圾)(?<!泔水)(?<!脏水)倒在地上")),
 ]
-# Over, habitual, hypothetical, asked about, or about how the emergency services behaved.
-_NOT_NOW = re.compile(
+# A story told of an earlier day: over, unless a later word brings it to today (上礼拜就反映过 … 今天又…).
+_BEFORE = re.compile(
     r"昨天|前天|昨晚|上周|上个?星期|上个?礼拜|上个?月|去年|前年|之前|以前|那天|上次|曾经|前几天|几天前|前段时间|"
-    r"上回|[半一两几]年前|个月前|过去了?[一两三四五六七八九十几好\d]{1,2}天|怕哪天|早晚(?!高峰)|迟早|申请|"
+    r"上回|[半一两几]年前|个月前|过去了?[一两三四五六七八九十几好\d]{1,2}天")
+# Habitual, hypothetical, asked about, or about how the emergency services behaved.
+_NOT_NOW = re.compile(
+    r"怕哪天|早晚(?!高峰)|迟早|申请|"
     r"经常|总是|老是|天天|每天|整天|成天|一天到晚|每次|多次|好几次|常常|时不时|(?<!一)动不动|万一|要是|如果|可咋办|会不会|"
     r"怎么处理|怎么报|如何|哪里买|能学|培训(?!班|机构|学校|中心)|能不能|可不可以|是否|咨询|请问|"
     r"态度|不出警|出警慢|不立案|立案|不作为|没人管|投诉|半天才(?:来|到)|来得慢|收费|报销|"
@@ -77,7 +82,7 @@ _NOT_NOW = re.compile(
 # "到现在还没人管" is a grievance that has lasted, "现在想问…" a request: not an emergency happening now.
 _NOW = re.compile(r"(?<!到)现在(?!还没|也没|都没|还不|人?没事|好了|好多了|出院|"
                   r"想(?:问|咨询|了解|办|申请|反映|装|换)|打算|准备|能不能)|"
-                  r"正在|刚刚|刚才|这会儿正|马上|快来|赶紧|救命|就命(?!令|运)|快点|来人|此刻|眼下|赶快|快救|快叫|快派|怎么办啊|[！!]{1,}$")
+                  r"正在|刚刚|刚才|这会儿正|马上|快来|赶紧|救命|就命(?!令|运)|快点|来人|此刻|眼下|赶快|快救|快叫|快派|怎么办啊|这咋办啊|[！!]{1,}$")
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,15 @@ _NEAR_MISS = re.compile(r"差点|险些|差一点|擦着[^，。,！!？?\s]{0,3
 # A past day in an emergency word's own clause dates it, whatever "现在" says later, unless it still goes on.
 _PAST = re.compile(r"上礼拜|上个?星期|上周|上个?月|去年|前年|昨天|(?<!之)前天|昨晚|前两天|前几天|几天前|那天|上次|上回")
 _STILL = re.compile(r"开始|一直|到现在|还在|还没|至今")
+# An earlier day told after the emergency as what came before it: 上个月也闹过一回, 他昨天就说头疼.
+_BACKGROUND = re.compile(r"也|[来闹出修说犯发]过|就说")
 _TODAY = re.compile(r"现在|刚才|刚刚|正在|今天|今早|今晚|今儿|这会儿|此刻|眼下")
 # What says an emergency is new, after a past day, besides the words of _NOW: 刚出院又晕倒了, 突然喘不上气.
 _SUDDEN = re.compile(r"刚|突然|又|忽然|一下子|猛地")
 # Words of an emergency used of things or figuratively: a card the meter does not read, a head about to burst.
 _FIGURATIVE = re.compile(r"(?:[插刷]卡|卡插|插上|插进去|插表|扫码|按钮|按了(?:也|半天)|[电水气]表|燃气表|充电桩|"
                          r"门禁|电脑|手机|遥控器?|机器)[^，。,！!？?\s]{0,4}没反应|"
-                         r"(?:脑袋|脑仁|脑子|肺|肚子|头)(?:都|快|要)+炸了|压得[^，。,！!？?\s]{0,4}喘不(?:上来|过来|上|过)气?")
+                         r"(?:脑袋|脑仁|脑子|肺|肚子|头)(?:都|快|要)+炸了|(?:游戏里|网游|王者|吃鸡)[^，。,！!？?\s]{0,6}(?:打架|打起来|砍人|杀人)|压得[^，。,！!？?\s]{0,4}喘不(?:上来|过来|上|过)气?")
 _CLAUSES = re.compile(r"[，。,！!？?；;\s]+")
 # Smoke from a barbecue, incense, a chimney or a cigarette is a nuisance, not a fire. The classifier alone still
 # counts it when the text mentions fire at all (烟囱着了, 喷火星子); the smoke words do not, since any flames would
@@ -129,14 +136,29 @@ _TOUTING = re.compile(r"拉客|揽客|拉生意|招揽|往店里|进店|推销|�
 _BLOCKED_IN = re.compile(r"挪车|(?:堵|挡)(?:在|住)了?[^，。,！!？?\s]{0,4}(?:车位|车库|院门|门口)|(?:堵|挡)得出不去")
 
 
-def over_or_hypothetical(text: str, clause: str = "") -> bool:
+def over_or_hypothetical(text: str, clause: str = "", upto: int | None = None) -> bool:
     """The text says what it describes is over, habitual, asked about, a complaint, a near miss or
     damage to things, and (but for damage and what is settled) nothing says it is happening now: neither the
-    text nor the emergency word's own clause, whose day counts as now (昨天刚出院 今天又喘不上来气了)."""
+    text nor the emergency word's own clause, whose day counts as now (昨天刚出院 今天又喘不上来气了).
+    upto is the end of that clause; without it (the classifier alone) any earlier day makes a story of the past."""
     if _DID_NOT_HAPPEN.search(text) or _SETTLED.search(text):
         return True
-    today = bool(_TODAY.search(clause)) and not _NOT_NOW.search(clause)
-    return bool(_NOT_NOW.search(text)) and not _NOW.search(text) and not today
+    today = bool(_TODAY.search(clause)) and not _NOT_NOW.search(clause) and not _BEFORE.search(clause)
+    return (bool(_NOT_NOW.search(text)) or _told_of_before(text, upto)) and not _NOW.search(text) and not today
+
+
+def _told_of_before(text: str, upto: int | None) -> bool:
+    """The last day named up to the emergency word's clause is an earlier one (上礼拜反映过 … 今天又看见: now;
+    前几天俩车撞了 今天护栏还没修: over); when no day is named that far, an earlier day named later counts
+    unless it is background (车锁让人剪了 昨天的事: over; 有人在撬门 上周就来过一次: now)."""
+    before = [m.start() for m in _BEFORE.finditer(text)]
+    if upto is None or not before:
+        return bool(before)
+    today = [m.start() for m in _TODAY.finditer(text, 0, upto) if not text[:m.start()].endswith("到")]
+    named = [at for at in before if at < upto]
+    if today:
+        return bool(named) and named[-1] > today[-1]
+    return bool(named) or any(not _BACKGROUND.search(_clause(text, at)) for at in before)
 
 
 def find_redirect(text: str) -> Redirect | None:
@@ -147,7 +169,8 @@ def find_redirect(text: str) -> Redirect | None:
     if not hits:
         return None
     number, m = hits[0]
-    if over_or_hypothetical(text, _clause(text, m.start())):
+    clause_end = m.start() + len(_CLAUSES.split(text[m.start():])[0])
+    if over_or_hypothetical(text, _clause(text, m.start()), clause_end):
         return None
     return Redirect(number, m.start(), m.end())
 

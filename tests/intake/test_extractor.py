@@ -97,6 +97,8 @@ def test_report_is_confidential_and_reviewed(extractor):
         ("不是投诉啊，我就是想问问暖气费怎么交", None),
         ("我投诉了三回了，到现在还是没人来修", None),
         ("我去年就举报了那个违建，到现在也没拆", None),  # the classifier's: a complaint about the last report
+        ("举报好几次了，城管就是不作为", None),
+        ("我举报啊，小区消防通道天天停满车，物业也不管", "report"),  # who else does nothing is no earlier report
         ("投诉电话是多少", None),
         ("我要投诉，也要举报，他们无证经营还打人", None),  # names two: the classifier decides
     ],

@@ -91,6 +91,20 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("我妈昨天出的院 今天又喘不上来了", "120"),  # today in the word's own clause
         ("刚才倒车跟后面的车碰上了，还堵在路口", "122"),
         ("路口俩车撞一块了，后面一辆差点也追上去", "122"),  # the near miss is only its own clause
+        ("上个月就反映过车棚丢电瓶，今天下楼看见有人蹲那儿剪车锁，还在剪呢", "110"),  # today comes after
+        ("烧烤摊那几个喝多了正跟人茬架呢", "110"),
+        ("俩人干起来了，椅子都抡起来了", "110"),
+        ("我爸正在银行柜台要给骗子转钱，拦都拦不住", "110"),
+        ("刚才有人冒充公安让我转了三万到安全账户", "110"),
+        ("本来想投诉暖气，结果楼道电箱冒黑烟了，这咋办啊", "119"),
+        ("公交站那儿躺着个老人，我喊他他也不理", "120"),
+        ("上周反映过这个路口没红绿灯，今天一辆车把护栏撞倒了横在路上", "122"),
+        ("我跟人壮车了，俩车还在路口", "122"),
+        ("我让右转的车别了一下，我们都在现场等交警来", "122"),
+        ("楼上俩人又打起来了，男的拿着菜刀，上礼拜也闹过一回", "110"),  # the earlier day is background
+        ("有人在撬我家门，昨天就来过一次", "110"),
+        ("我爸晕倒了叫不醒，他前天就说头疼", "120"),
+        ("游戏厅里有人打架，把机器都砸了", "110"),  # a game hall is a real place
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -163,6 +177,17 @@ def test_emergencies_are_redirected(text, number):
         "我把窗帘点了个收藏，结果商家一直给我打推销电话",
         "差点没命，一辆渣土车撞了过来，擦着我过去了",
         "刚才差点被一辆电动车撞倒，吓死我了",
+        "孩子在游戏里跟人打架打到半夜，网吧还让未成年人进",
+        "刚才接了个电话让我转到安全账户，我没转就挂了",
+        "半年前我被抢了包，抓到人了，可钱到现在也没退",  # the last day named is the earlier one
+        "今天想问一下，去年家里着火的保险怎么理赔",
+        "车锁让人剪了，车没了，昨天的事",
+        "前段时间楼里着火了，今天楼道里的垃圾物业还没清",  # today comes after the emergency's clause
+        "前几天，楼下两辆车撞上了，今天护栏还没修",
+        "小区电动车都在楼道里充电，万一着火了可咋办啊",
+        "隔壁工地夜里十一点又干起来了，电锯吵得睡不着",
+        "有人往河里倒垃圾，喊他不理",
+        "货车在胡同里倒车堵着路，喊司机也不理",
     ],
 )
 def test_no_false_redirect(text):
@@ -230,3 +255,8 @@ def test_model_alone_leaves_hazards_12345_keeps_at_urgency_1():
 
 def test_model_alone_cannot_redirect_what_is_over():
     assert decide("昨晚我妈喘不上气，救护车上的人态度特别差", None, FIRE) is None
+
+
+def test_model_alone_cannot_redirect_a_story_of_an_earlier_day():
+    crash = {"none": 0.3, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.6}
+    assert decide("前天楼下两辆车撞了，有人受伤了，今天路口那摊碎玻璃还没人扫", None, crash) is None
