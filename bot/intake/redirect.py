@@ -62,7 +62,7 @@ _EMERGENCIES: list[tuple[str, re.Pattern[str]]] = [
                        r"噎住|吐血|割腕|跳楼|自杀|轻生|中毒|安眠药|误食|误服|误喝|咬破[^，。,]{0,4}凝珠|凝珠咬破|(?:吃|喝|吞)了[^，。,]{0,3}(?:凝珠|老鼠药|耗子药|农药|百草枯|敌敌畏|消毒液|洗洁精|电池)|触电|溺水|掉水里|捞上来|"
                        r"人[^，。,]{0,3}掉(?:进|下去)|掉进(?:水|河|湖|井|冰)|休克|受伤了|受了伤|摔伤|摔下来|摔倒了|"
                        r"急救|救护车|叫120|倒地|倒下了|昏过去|晕过去|"
-                       r"难产|羊水破|要生了|烫伤|被[^，。,]{0,4}烫了|[就只]剩一口气|说不出话|流血(?!流汗)|血哗哗|一滩血|全是血|满脸是血|头破血流|说胡话|(?<!脸)不认人|说话不利索|"
+                       r"难产|羊水破|要生了|烫伤|被[^，。,]{0,4}烫了|[就只]剩一口气|说不出话|流血(?!流汗)|(?<!不)冒血|血哗哗|一滩血|全是血|满脸是血|头破血流|说胡话|(?<!脸)不认人|说话不利索|"
                        r"嘴歪|口齿不清|(?:躺|趴)着[^。]{0,12}(?:喊|叫)[^，。,]{0,3}(?:不理|不应|不答应|没动静|不醒)|(?:躺|趴|倒)[^，。,]{0,6}一动不动|背过气|站不住(?!脚)|骨头茬|卡(?:嗓|桑|喉)|绞进去|"
                        r"压在[^，。,]{0,4}底下|烫烂|(?:皮|身上|手上|脸上|腿上|脚上|胳膊|烫得?)[^，。,]{0,3}(?:起了?一?片?大?泡|全是泡(?!沫))|溅了一脸|按胸口|心肺复苏|突然就?倒了|(?<!垃圾)(?<!泔水)(?<!脏水)倒在地上")),
 ]
@@ -105,7 +105,7 @@ _DID_NOT_HAPPEN = re.compile(r"(?:杆子?|灯|护栏|栏杆|消防栓|树|桩|�
 # Over or only asked about, even when it happened just now: the fight has broken up, the patient has come round,
 # the cars are moved aside; which number to call.
 _SETTLED = re.compile(r"已经散了|都散了|缓过来了|抢救过来了|挪到路边|拍完照|快处快赔|私了了|已经私了|拖走了|扑灭了|"
-                      r"各走各的|[火已]经?灭了|锅盖盖(?:好|上|灭)了|就是问问|"
+                      r"各走各的|[火已]经?灭了|锅盖盖(?:好|上|灭)了|就是问问|打[上了]石膏|缝了[^，。,]{0,3}针|"
                       r"还是打(?:110|119|120|122|12345|你们)|该打(?:110|119|120|122|12345|哪)")
 # A near miss did not happen, in its own clause: 差点撞上 (but 俩车撞一块了 后面的车差点又怼上去 did).
 _NEAR_MISS = re.compile(r"差点|险些|差一点|擦着[^，。,！!？?\s]{0,3}过去|擦身而过")
@@ -127,12 +127,12 @@ _CLAUSES = re.compile(r"[，。,！!？?；;\s]+")
 # have matched the fire words first.
 _SMOKE_NUISANCE = re.compile(r"烧烤|烧香|烧纸|秸秆|烧垃圾|烧荒|烟囱|(?<!抽)油烟|抽烟|锅炉")
 _FLAMES = re.compile(r"火|着了|着起来")
-_NO_FLAME = re.compile(r"[打点]不着|火苗小|火太小")  # a stove that will not light
+_NO_FLAME = re.compile(r"[打点]不着|火苗小|火太小|火烧眉毛|火急火燎|心急火燎")  # a stove that will not light, an idiom
 # Touts pulling passers-by into a shop or a car are a market and street-order matter 12345 keeps. The
 # classifier alone reads their grabbing as an assault (见人就往店里拽: 110 at 0.77); an emergency word
 # (推搡, 不让我走, 抢) still redirects.
 _TOUTING = re.compile(r"拉客|揽客|拉生意|招揽|往店里|进店|推销|传单|黑导游|黑车|一日游|托儿")
-# A car blocked in by another is a parking matter; the classifier alone reads the cars as a crash (122 at 0.6+).
+# A car blocked in by another is a parking matter; the classifier alone reads it as a crash or a crime (0.6+).
 _BLOCKED_IN = re.compile(r"挪车|(?:堵|挡)(?:在|住)了?[^，。,！!？?\s]{0,4}(?:车位|车库|院门|门口)|(?:堵|挡)得出不去")
 
 
@@ -203,12 +203,12 @@ def _dated(text: str, at: int) -> bool:
 
 
 def _kept_by_12345(number: str, text: str) -> bool:
-    """What the classifier alone reads as an emergency but 12345 keeps: barbecue smoke or a stove that will
-    not light (119), touts (110), a car blocked in (122), and the urgency-1 hazards of the taxonomy (gas smell,
-    people in a lift)."""
+    """What the classifier alone reads as an emergency but 12345 keeps: barbecue smoke, a stove that will
+    not light or 火烧眉毛 (119), touts (110), a car blocked in (read as a crash or a crime), and the urgency-1
+    hazards of the taxonomy (gas smell, people in a lift)."""
     if number == "119" and (_NO_FLAME.search(text) or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
         return True
-    if number == "110" and _TOUTING.search(text) or number == "122" and _BLOCKED_IN.search(text):
+    if number == "110" and _TOUTING.search(text) or _BLOCKED_IN.search(text):
         return True
     return urgent(text) is not None
 

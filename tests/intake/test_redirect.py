@@ -105,6 +105,7 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("有人在撬我家门，昨天就来过一次", "110"),
         ("我爸晕倒了叫不醒，他前天就说头疼", "120"),
         ("游戏厅里有人打架，把机器都砸了", "110"),  # a game hall is a real place
+        ("狗把孩子扑倒咬了，腿上一直往外冒血", "120"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -188,6 +189,7 @@ def test_emergencies_are_redirected(text, number):
         "隔壁工地夜里十一点又干起来了，电锯吵得睡不着",
         "有人往河里倒垃圾，喊他不理",
         "货车在胡同里倒车堵着路，喊司机也不理",
+        "孩子体育课上摔骨折了，现在已经打上石膏了，学校不管医药费",  # treated: over
     ],
 )
 def test_no_false_redirect(text):
@@ -260,3 +262,10 @@ def test_model_alone_cannot_redirect_what_is_over():
 def test_model_alone_cannot_redirect_a_story_of_an_earlier_day():
     crash = {"none": 0.3, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.6}
     assert decide("前天楼下两辆车撞了，有人受伤了，今天路口那摊碎玻璃还没人扫", None, crash) is None
+
+
+def test_model_alone_does_not_read_an_idiom_or_a_blocked_car_as_an_emergency():
+    fire = {"none": 0.35, "110": 0.04, "119": 0.4, "120": 0.17, "122": 0.04}
+    assert decide("孩子入园的事火烧眉毛了，愁死我了", None, fire) is None
+    crime = {"none": 0.28, "110": 0.45, "119": 0.03, "120": 0.04, "122": 0.2}
+    assert decide("我的车被别人的车堵在车位里了，打电话也不接", None, crime) is None
