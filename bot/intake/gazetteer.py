@@ -28,7 +28,7 @@ _GENERIC = {
 # Sounds that may follow a place name: 街道 (often heard as 接到/济到), 镇, 乡, 地区, 那边 ...
 _SUFFIX_SOUNDS = ["jiedao", "jie", "zhen", "xiang", "diqu", "shequ", "cun", "nabian", "zhebian", "fujin", "lu",
                   "zher", "zhe", "na", "xiyuan", "dongyuan", "beiyuan", "dongli", "xili", "nanli", "beili", "xiaoqu",
-                  "jiayuan", "huayuan", "ditie"]
+                  "jiayuan", "huayuan"]
 _NEGATION = ("不是", "不在", "而不是")
 # The caller corrects the place just named: 密云鼓楼 不是 是果园那边.
 _CORRECTION = re.compile(r"[\s，,。]*(?:(?:不是)+[\s，,。]*是|(?:不对)+|说错了|哦不)[\s，,。]*(?:是|在)?")
@@ -174,13 +174,6 @@ class Gazetteer:
             if re.fullmatch(r"[\u4e00-\u9fff]+", name) and any(p.kind != "community" for p in known):
                 self.sounds.setdefault(tuple(_fuzzy(s) for s in _syllables(name)), []).append(name)
         self.sound_lengths = sorted({len(k) for k in self.sounds}, reverse=True)
-        # Short forms too ordinary to stand alone (木林, 城子) count by sound right after their district.
-        self.district_sounds: dict[tuple[str, tuple[str, ...]], str] = {}
-        for district, streets in districts.items():
-            for street in streets:
-                short = _STREET_SUFFIX.sub("", street)
-                if short in _GENERIC and district + short in self.names:
-                    self.district_sounds[(district, tuple(_fuzzy(s) for s in _syllables(short)))] = district + short
 
     @classmethod
     def from_files(cls, data_dir: Any = DATA_DIR) -> Gazetteer:
@@ -195,31 +188,26 @@ class Gazetteer:
     def find(self, text: str) -> list[Mention]:
         """Place names in the text, longest first, no overlaps, in text order."""
         found: list[Mention] = []
+        covered = [False] * len(text)
         i = 0
         while i < len(text):
             for n in self.lengths:
                 name = text[i : i + n]
                 if len(name) == n and name in self.names:
                     found.append(Mention(i, i + n, name, self.names[name], self._confidence(name)))
+                    for k in range(i, i + n):
+                        covered[k] = True
                     i += n - 1
                     break
             i += 1
-        after_district = {m.end: m.places[0].district for m in found if all(p.kind == "district" for p in m.places)}
-        # A sound-alike may cover a short form (平果园 holds 果园) and then replaces it; official names stand.
-        official = [False] * len(text)
-        for m in found:
-            if m.confidence == 1.0:
-                official[m.start:m.end] = [True] * (m.end - m.start)
-        alikes = self._sound_alikes(text, official, after_district)
-        found = [m for m in found if not any(a.start <= m.start and m.end <= a.end and len(a.name) > len(m.name)
-                                             for a in alikes)]
-        found.extend(a for a in alikes if not any(m.start < a.end and a.start < m.end for m in found))
+        after_district = {m.end for m in found if all(p.kind == "district" for p in m.places)}
+        found.extend(self._sound_alikes(text, covered, after_district))
         kept = [m for m in found if not any(text[max(0, m.start - len(neg)) : m.start] == neg for neg in _NEGATION)]
         kept.sort(key=lambda m: m.start)
         pairs = zip(kept, kept[1:], strict=False)
         return [m for m, later in pairs if not _corrected(text, m, later)] + kept[-1:]
 
-    def _sound_alikes(self, text: str, covered: list[bool], after_district: dict[int, str]) -> list[Mention]:
+    def _sound_alikes(self, text: str, covered: list[bool], after_district: set[int]) -> list[Mention]:
         from rapidfuzz.fuzz import ratio
 
         syl = _syllables(text)
@@ -233,9 +221,6 @@ class Gazetteer:
                 if len(window) < n or not all(window) or any(covered[i : i + n]):
                     continue
                 names = self.sounds.get(tuple(window))
-                if not names and i in after_district:
-                    generic = self.district_sounds.get((after_district[i], tuple(window)))
-                    names = [generic] if generic else None
                 if not names:
                     continue
                 end = i + n
@@ -262,8 +247,8 @@ class Gazetteer:
         district_mentions = [m for m in mentions if all(p.kind == "district" for p in m.places)]
         district = district_mentions[0].places[0].district if district_mentions else None
         street_mentions = [m for m in mentions if any(p.street for p in m.places)]
-        narrowed = {id(m) for m, estate in zip(street_mentions, street_mentions[1:], strict=False)
-                    if _area_before_estate(m, estate)}
+        narrowed = {id(m) for m, inner in zip(street_mentions, street_mentions[1:], strict=False)
+                    if _area_before_place(m, inner)}
         street_mentions = [m for m in street_mentions if id(m) not in narrowed]
         for m in sorted(street_mentions, key=lambda m: (-m.confidence, m.start)):
             places = [p for p in m.places if p.street and (district is None or p.district == district)]
@@ -281,11 +266,12 @@ class Gazetteer:
         return Resolution(None, None, None, 0.0, ())
 
 
-def _area_before_estate(area: Mention, estate: Mention) -> bool:
-    """An area named right before an estate of the same district (回龙观龙跃苑): the estate says which street."""
-    return (estate.start == area.end and len(area.places) == 1 and len(estate.places) == 1
-            and estate.places[0].kind in ("landmark", "community") and estate.places[0].street is not None
-            and area.places[0].street is not None and area.places[0].district == estate.places[0].district)
+def _area_before_place(area: Mention, inner: Mention) -> bool:
+    """An area named right before a landmark or community of the same district (回龙观龙跃苑, 良乡拱辰大街):
+    the second, narrower place says which street."""
+    return (inner.start == area.end and len(area.places) == 1 and len(inner.places) == 1
+            and inner.places[0].kind in ("landmark", "community") and inner.places[0].street is not None
+            and area.places[0].street is not None and area.places[0].district == inner.places[0].district)
 
 
 @lru_cache(maxsize=1)

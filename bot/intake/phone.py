@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 _DIGIT = {
@@ -11,12 +12,16 @@ _DIGIT = {
     "四": "4", "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9",
 }
 _SEP = " -－—.、，,()（）"
-# A run of digits (Arabic or spoken), at most one separator between two digits (a comma and a space
-# count as one: speech recognition writes 幺五幺，幺零零八，三三六二); an area code may stand in
-# brackets before it: （010）67715523, but not a year: 京政发（2023）1234号.
+# A run of digits (Arabic or spoken), at most one separator between two digits; an area code may
+# stand in brackets before it: （010）67715523, but not a year: 京政发（2023）1234号. Speech recognition
+# writes commas between spoken digit groups (幺五幺，幺零零八，三三六二); a typed comma separates amounts
+# or years (2000，3000), so a comma joins spoken digits only, and only into a whole mobile or 010 number.
 _D = "0-9零〇洞一幺二两三四五六七拐八九勾"
-_RUN = re.compile(rf"(?:\+|＋)?(?:[(（][0零〇洞][{_D}]{{2,3}}[)）] ?)?[{_D}](?:(?:[，,] ?|[ \-－—.、])?[{_D}])*")
+_S = "零〇洞一幺二两三四五六七拐八九勾"
+_BETWEEN = rf"(?:(?<=[{_S}])[，,] ?(?=[{_S}])|[ \-－—.、])"
+_RUN = re.compile(rf"(?:\+|＋)?(?:[(（][0零〇洞][{_D}]{{2,3}}[)）] ?)?[{_D}](?:{_BETWEEN}?[{_D}])*")
 _GROUP = re.compile(f"[^{re.escape(_SEP)}]+")
+_LONGEST = 25  # characters a number can span: "+86 138-1234-5678", every spoken digit spaced out
 _SPOKEN_ONLY = re.compile(r"[零〇洞一幺二两三四五六七拐八九勾]")
 
 
@@ -58,29 +63,23 @@ def find_phones(text: str) -> list[Phone]:
     """Every mobile or landline number in the text, in order."""
     found: list[Phone] = []
     for m in _RUN.finditer(text):
+        # Separated groups ("138 1234 5678 2号楼"): the longest run of groups that is a number.
         groups = [(g.start() + m.start(), g.end() + m.start()) for g in _GROUP.finditer(m.group())]
-        found += _numbers_in(text, groups)
+        ends = [end for _, end in groups]
+        best: tuple[int, int] | None = None
+        for i in range(len(groups)):
+            for j in range(bisect_right(ends, groups[i][0] + _LONGEST), i, -1):
+                start, end = groups[i][0], groups[j - 1][1]
+                if best and end - start <= best[1] - best[0]:
+                    break
+                raw = text[start:end].lstrip("+＋")
+                digits = _digits(raw)
+                if _SPOKEN_ONLY.search(raw) and len(digits) < 8 or re.search("[，,]", raw) and len(digits) != 11:
+                    continue
+                if _classify(digits):
+                    best = (start, end)
+                    break
+        if best:
+            digits = _strip_country(_digits(text[best[0]:best[1]].lstrip("+＋")))
+            found.append(Phone(digits, best[0], best[1], _classify(digits) or "mobile"))
     return found
-
-
-def _numbers_in(text: str, groups: list[tuple[int, int]]) -> list[Phone]:
-    """Separated groups ("138 1234 5678 2号楼", "13800001111，13900002222"): the longest run of groups
-    that is a number, then the numbers before and after it."""
-    best: tuple[int, int] | None = None
-    for i in range(len(groups)):
-        for j in range(len(groups), i, -1):
-            if best and groups[j - 1][1] - groups[i][0] <= groups[best[1] - 1][1] - groups[best[0]][0]:
-                break
-            raw = text[groups[i][0]:groups[j - 1][1]].lstrip("+＋")
-            digits = _digits(raw)
-            if _SPOKEN_ONLY.search(raw) and len(digits) < 8:
-                continue
-            if _classify(digits):
-                best = (i, j)
-                break
-    if best is None:
-        return []
-    start, end = groups[best[0]][0], groups[best[1] - 1][1]
-    digits = _strip_country(_digits(text[start:end].lstrip("+＋")))
-    phone = Phone(digits, start, end, _classify(digits) or "mobile")
-    return _numbers_in(text, groups[:best[0]]) + [phone] + _numbers_in(text, groups[best[1]:])

@@ -42,8 +42,8 @@ _EMERGENCIES: list[tuple[str, re.Pattern[str]]] = [
                        r"(?:跟|和)[^，。,]{0,6}车[^，。,]{0,2}碰(?:上了|到一起|一块)|壮车|"
                        r"(?:等|叫|让)交警(?:过来|来)|交警(?:啥时候|什么时候|咋还不|怎么还不)来")),
     ("119", _SMOKE),
-    ("110", re.compile(r"打架|斗殴|打起来|打人|茬架|干架|(?:凳子|椅子|酒瓶子?)[^，。,]{0,3}抡起来|"
-                       r"(?:剪|割|锯)[^，。,]{0,6}锁(?!的|眼)|(?:转|汇|打)了[^，。,]{0,6}安全账户|给骗子(?:转|汇|打)|打我(?!电话|手机|的电话|这个|[^，。,]{0,3}的(?:电话|手机|吧))|围着打|"
+    ("110", re.compile(r"打架|斗殴|打起来|打人|打出血|打破了?头|茬架|干架|(?:凳子|椅子|酒瓶子?)[^，。,]{0,3}抡起来|"
+                       r"(?:剪|割|锯)(?![了过])[^，。,]{0,6}锁(?!的|眼)|(?:转|汇|打)了[^，。,]{0,6}安全账户|给骗子(?:转|汇|打)|打我(?!电话|手机|的电话|这个|[^，。,]{0,3}的(?:电话|手机|吧))|围着打|"
                        r"群架|砍人|砍我(?!们[^，。,]{0,4}树)|"
                        r"拿着?(?:刀|菜刀|棍|棒|斧|砖|钢管|汽油)|(?:拎|抡)着?(?:一?[把根条块])?(?:刀|菜刀|棍子|棒子|斧子|砖头|钢管)|"
                        r"持刀|动刀|踹(?:我家|我们家|家)?门|往[^，。,]{1,6}(?<![书背挎手钱])包里(?:掏|摸|伸)|"
@@ -105,7 +105,7 @@ _DID_NOT_HAPPEN = re.compile(r"(?:杆子?|灯|护栏|栏杆|消防栓|树|桩|�
 # Over or only asked about, even when it happened just now: the fight has broken up, the patient has come round,
 # the cars are moved aside; which number to call.
 _SETTLED = re.compile(r"已经散了|都散了|缓过来了|抢救过来了|挪到路边|拍完照|快处快赔|私了了|已经私了|拖走了|扑灭了|"
-                      r"各走各的|[火已]经?灭了|锅盖盖(?:好|上|灭)了|就是问问|打[上了]石膏|缝了[^，。,]{0,3}针|"
+                      r"各走各的|[火已]经?灭了|锅盖盖(?:好|上|灭)了|就是问问|已经(?:打[上了]石膏|缝了[^，。,]{0,3}针)|"
                       r"还是打(?:110|119|120|122|12345|你们)|该打(?:110|119|120|122|12345|哪)")
 # A near miss did not happen, in its own clause: 差点撞上 (but 俩车撞一块了 后面的车差点又怼上去 did).
 _NEAR_MISS = re.compile(r"差点|险些|差一点|擦着[^，。,！!？?\s]{0,3}过去|擦身而过")
@@ -113,7 +113,7 @@ _NEAR_MISS = re.compile(r"差点|险些|差一点|擦着[^，。,！!？?\s]{0,3
 _PAST = re.compile(r"上礼拜|上个?星期|上周|上个?月|去年|前年|昨天|(?<!之)前天|昨晚|前两天|前几天|几天前|那天|上次|上回")
 _STILL = re.compile(r"开始|一直|到现在|还在|还没|至今")
 # An earlier day told after the emergency as what came before it: 上个月也闹过一回, 他昨天就说头疼.
-_BACKGROUND = re.compile(r"也|[来闹出修说犯发]过|就说")
+_BACKGROUND = re.compile(r"(?<![不难])过(?![来去])|就说")
 _TODAY = re.compile(r"现在|刚才|刚刚|正在|今天|今早|今晚|今儿|这会儿|此刻|眼下")
 # What says an emergency is new, after a past day, besides the words of _NOW: 刚出院又晕倒了, 突然喘不上气.
 _SUDDEN = re.compile(r"刚|突然|又|忽然|一下子|猛地")
@@ -208,7 +208,7 @@ def _kept_by_12345(number: str, text: str) -> bool:
     hazards of the taxonomy (gas smell, people in a lift)."""
     if number == "119" and (_NO_FLAME.search(text) or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
         return True
-    if number == "110" and _TOUTING.search(text) or _BLOCKED_IN.search(text):
+    if number == "110" and _TOUTING.search(text) or number in ("110", "122") and _BLOCKED_IN.search(text):
         return True
     return urgent(text) is not None
 

@@ -106,6 +106,8 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("我爸晕倒了叫不醒，他前天就说头疼", "120"),
         ("游戏厅里有人打架，把机器都砸了", "110"),  # a game hall is a real place
         ("狗把孩子扑倒咬了，腿上一直往外冒血", "120"),
+        ("我爸上个月腿骨折打了石膏，刚才在卫生间又摔倒了，头磕破了一直流血", "120"),  # an old cast
+        ("楼下挪车吵起来了，那男的把我老公鼻子打出血了，现在还在楼下", "110"),
     ],
 )
 def test_emergencies_are_redirected(text, number):
@@ -190,6 +192,9 @@ def test_emergencies_are_redirected(text, number):
         "有人往河里倒垃圾，喊他不理",
         "货车在胡同里倒车堵着路，喊司机也不理",
         "孩子体育课上摔骨折了，现在已经打上石膏了，学校不管医药费",  # treated: over
+        "我家电动车让人剪了锁推走了，前几天小区也丢过一辆",
+        "开锁公司的人剪了锁收了我五百",
+        "孩子被开水烫伤了，昨天下午也去医院看了，想问问学校管不管",
     ],
 )
 def test_no_false_redirect(text):
