@@ -136,13 +136,15 @@ _TOUTING = re.compile(r"拉客|揽客|拉生意|招揽|往店里|进店|推销|�
 _BLOCKED_IN = re.compile(r"挪车|(?:堵|挡)(?:在|住)了?[^，。,！!？?\s]{0,4}(?:车位|车库|院门|门口)|(?:堵|挡)得出不去")
 
 
-def over_or_hypothetical(text: str, clause: str = "", upto: int | None = None) -> bool:
+def over_or_hypothetical(text: str, at: int | None = None) -> bool:
     """The text says what it describes is over, habitual, asked about, a complaint, a near miss or
     damage to things, and (but for damage and what is settled) nothing says it is happening now: neither the
     text nor the emergency word's own clause, whose day counts as now (昨天刚出院 今天又喘不上来气了).
-    upto is the end of that clause; without it (the classifier alone) any earlier day makes a story of the past."""
+    at is the emergency word's offset; without it (the classifier alone) any earlier day makes a story of the past."""
     if _DID_NOT_HAPPEN.search(text) or _SETTLED.search(text):
         return True
+    clause = _clause(text, at) if at is not None else ""
+    upto = at + len(_CLAUSES.split(text[at:])[0]) if at is not None else None
     today = bool(_TODAY.search(clause)) and not _NOT_NOW.search(clause) and not _BEFORE.search(clause)
     return (bool(_NOT_NOW.search(text)) or _told_of_before(text, upto)) and not _NOW.search(text) and not today
 
@@ -154,7 +156,7 @@ def _told_of_before(text: str, upto: int | None) -> bool:
     before = [m.start() for m in _BEFORE.finditer(text)]
     if upto is None or not before:
         return bool(before)
-    today = [m.start() for m in _TODAY.finditer(text, 0, upto) if not text[:m.start()].endswith("到")]
+    today = [m.start() for m in _TODAY.finditer(text, 0, upto) if text[m.start() - 1 : m.start()] != "到"]
     named = [at for at in before if at < upto]
     if today:
         return bool(named) and named[-1] > today[-1]
@@ -169,8 +171,7 @@ def find_redirect(text: str) -> Redirect | None:
     if not hits:
         return None
     number, m = hits[0]
-    clause_end = m.start() + len(_CLAUSES.split(text[m.start():])[0])
-    if over_or_hypothetical(text, _clause(text, m.start()), clause_end):
+    if over_or_hypothetical(text, m.start()):
         return None
     return Redirect(number, m.start(), m.end())
 
