@@ -11,6 +11,7 @@ from bot.evaluate import read_jsonl
 from bot.intake.dataset import HELDOUT_FILE, read_examples, train_files
 from bot.intake.extractor import said_type
 from bot.intake.gazetteer import load_gazetteer
+from bot.intake.phone import find_phones
 from bot.taxonomy import load_taxonomy
 
 
@@ -31,7 +32,8 @@ def heldout():
 
 @pytest.fixture(scope="module")
 def fresh():
-    return read_jsonl(FRESH_FILE) + read_jsonl(FRESH_FILE.with_name("fresh2.jsonl"))
+    names = ("fresh.jsonl", "fresh2.jsonl", "fresh3.jsonl")
+    return [row for name in names for row in read_jsonl(FRESH_FILE.with_name(name))]
 
 
 def test_every_example_is_read():
@@ -67,6 +69,13 @@ def test_labels_are_taxonomy_codes(train, heldout):
         assert "[" not in ex.text or "](" not in ex.text, ex.text
 
 
+def test_every_annotated_phone_is_one_number_the_reader_finds(train):
+    for ex in train:
+        for start, end, slot in ex.entities:
+            if slot == "phone":
+                assert [(p.start, p.end) for p in find_phones(ex.text[start:end])] == [(0, end - start)], ex.text
+
+
 def test_a_type_the_citizen_names_is_the_training_label(train):
     """The premise of extractor.said_type: a message that names its demand type carries it, but for
     questions, which the extractor leaves to the classifier."""
@@ -87,7 +96,7 @@ def test_training_covers_every_class(train):
 
 def test_fresh_files_are_labelled_with_taxonomy_codes(fresh):
     tax = load_taxonomy()
-    assert len(fresh) == 297 + 240
+    assert len(fresh) == 297 + 240 + 240
     for ex in fresh:
         assert ex.type in tax.types and ex.subcategory in tax.subcategory_codes, ex.text
         assert ex.urgency in (1, 2, 3, 4) and ex.redirect in (None, *tax.redirects), ex.text
@@ -113,7 +122,7 @@ def test_test_files_are_not_copied_from_training(train, heldout, fresh):
     """No sentence of the held-out file or of nlu_data/test/*.jsonl shares 80%
     of its character trigrams with a training sentence."""
     texts = [e.text for e in heldout + fresh]
-    for name in ("redirects.jsonl", "emergencies.jsonl", "emergencies2.jsonl"):
+    for name in ("redirects.jsonl", "emergencies.jsonl", "emergencies2.jsonl", "emergencies3.jsonl"):
         texts += [json.loads(line)["text"] for line in (HELDOUT_FILE.parent / name).read_text("utf-8").splitlines()]
     index: dict[str, list[int]] = {}
     train_grams = [_grams(e.text) for e in train]
