@@ -11,18 +11,21 @@ _DIGIT = {
     "零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
     "四": "4", "五": "5", "六": "6", "七": "7", "拐": "7", "八": "8", "九": "9", "勾": "9",
 }
-_SEP = " -－—.、，,()（）"
+_SEP = " -－—.、，,()（）杠呃嗯额"
 # A run of digits (Arabic or spoken), at most one separator between two digits; an area code may
 # stand in brackets before it: （010）67715523, but not a year: 京政发（2023）1234号. Speech recognition
 # writes commas between spoken digit groups (幺五幺，幺零零八，三三六二); a typed comma separates amounts
-# or years (2000，3000), so a comma joins spoken digits only, and only into a whole mobile or 010 number.
+# or years (2000，3000), so a comma joins spoken digits only, and only into a whole mobile or 010 number; so
+# does a hesitation between spoken groups (一三九一一零二，呃，八八四零). 杠 is a spoken dash.
 _S = "零〇洞一幺二两三四五六七拐八九勾"  # spoken digits
 _D = "0-9" + _S
-_BETWEEN = rf"(?:(?<=[{_S}])[，,] ?(?=[{_S}])|[ \-－—.、])"
+_PAUSE = "，,呃嗯额"
+_BETWEEN = rf"(?:(?<=[{_S}])(?:[，,] ?| )?(?:[呃嗯额][，,]? ?)?(?<=[{_PAUSE} ])(?=[{_S}])|[ \-－—.、杠])"
 _RUN = re.compile(rf"(?:\+|＋)?(?:[(（][0零〇洞][{_D}]{{2,3}}[)）] ?)?[{_D}](?:{_BETWEEN}?[{_D}])*")
 _GROUP = re.compile(f"[^{re.escape(_SEP)}]+")
 _LONGEST = 25  # characters a number can span: "+86 138-1234-5678", every spoken digit spaced out
 _SPOKEN_ONLY = re.compile(f"[{_S}]")
+_PAUSED = re.compile(f"[{_PAUSE}]")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def find_phones(text: str) -> list[Phone]:
                     break
                 raw = text[start:end].lstrip("+＋")
                 digits = _digits(raw)
-                if _SPOKEN_ONLY.search(raw) and len(digits) < 8 or ("，" in raw or "," in raw) and len(digits) != 11:
+                if _SPOKEN_ONLY.search(raw) and len(digits) < 8 or _PAUSED.search(raw) and len(digits) != 11:
                     continue
                 if _classify(digits):
                     best = (start, end)

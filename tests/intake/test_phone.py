@@ -55,15 +55,20 @@ def test_several_numbers_in_order():
         ("住了两年，一三八一二三四五六七八", ["13812345678"]),
         ("13800001111，13900002222", ["13800001111", "13900002222"]),
         ("电话13812345678，3号楼", ["13812345678"]),
+        ("我电话是一三九一一零二，呃，八八四零", ["13911028840"]),  # a hesitation between groups
+        ("一三九 嗯 一一零二 八八四零", ["13911028840"]),
+        ("电话一八八杠一零二六杠三三九七", ["18810263397"]),  # 杠: a spoken dash
+        ("座机六三一七杠二九八零", ["63172980"]),
     ],
 )
-def test_groups_separated_by_commas(text, digits):
+def test_groups_separated_by_commas_pauses_or_spoken_dashes(text, digits):
     assert [p.digits for p in find_phones(text)] == digits
 
 
 @pytest.mark.parametrize(
     "text", ["一，二，三，四，五，六，七，八", "欠了三万，一二月份的工资", "每月2000，3000不等", "2301，2302室",
-             "二零二二，二零二三年", "房租3500，3800，4200", "停车费每月300，4000一年", "1,234,567.89元"])
+             "二零二二，二零二三年", "房租3500，3800，4200", "停车费每月300，4000一年", "1,234,567.89元",
+             "三十二，呃，三十三号楼", "一二，嗯，三四五六七八"])
 def test_commas_join_no_amounts_years_or_lists(text):
     assert find_phones(text) == []
 
