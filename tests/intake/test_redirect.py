@@ -58,6 +58,17 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("气得我脑袋都要炸了 楼下刚才咣的一声 煤气罐炸了", "119"),
         ("我爸昨天刚出院，又晕倒了，快来人啊", "120"),  # a past day before, but a new emergency
         ("昨天晚上喝了农药 现在叫不醒", "120"),
+        ("厨房灶台那起活了 扑不灭", "119"),  # 起火 as the recogniser writes it
+        ("高架桥上两辆车对撞了", "122"),
+        ("路口又出车货了 车轱辘朝天", "122"),
+        ("电动三轮跟一辆出租车刮上了 骑车的大爷头破了", "122"),
+        ("工头带人把我们几个按地上打", "110"),
+        ("我们村的跟邻村的因为浇地干起来了 拿着镐", "110"),
+        ("对门两口子又打上了 孩子在哭", "110"),
+        ("公园里有个男的把裤子脱了 冲着女学生", "110"),
+        ("被狗咬了一口 血一直往外冒 止也止不住", "120"),
+        # a grievance turned emergency: "这下好了" before the emergency word is now, not "it is fine now"
+        ("车棚的线乱拉我反映过多少回了 没人管 这下好了 电动车着起来了", "119"),
         ("我妈上周感冒了 突然喘不上气 嘴唇发紫 快来", "120"),
         ("之前天然气公司来检查过，厨房着火了！", "119"),  # 之前天…, not 前天
         ("你好我想问一下，我爸突然晕倒了叫不醒，怎么办", "120"),
@@ -195,6 +206,10 @@ def test_emergencies_are_redirected(text, number):
         "我家电动车让人剪了锁推走了，前几天小区也丢过一辆",
         "开锁公司的人剪了锁收了我五百",
         "孩子被开水烫伤了，昨天下午也去医院看了，想问问学校管不管",
+        "楼下饭馆天天熏腊肉，一股烧焦味",
+        "消防栓让人圈自家院里了，真着火了都用不上",
+        "想问问电动车电池起火以后有啥新规",
+        "网上视频说东四那边着火了，真的假的",
     ],
 )
 def test_no_false_redirect(text):
@@ -262,6 +277,10 @@ def test_model_alone_leaves_hazards_12345_keeps_at_urgency_1():
 
 def test_model_alone_cannot_redirect_what_is_over():
     assert decide("昨晚我妈喘不上气，救护车上的人态度特别差", None, FIRE) is None
+
+
+def test_model_alone_does_not_redirect_what_did_not_catch_fire():
+    assert decide("电表箱冒火花还有焦糊味，没着火，就是吓人", None, FIRE) is None
 
 
 def test_model_alone_cannot_redirect_a_story_of_an_earlier_day():

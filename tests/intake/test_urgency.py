@@ -18,6 +18,10 @@ from bot.intake.urgency import urgent
         "电线掉地上了还在冒火花",
         "燃气灶都关了，屋里还是有股味",
         "商场的直梯困住人了",
+        "有人把路当中的井盖偷了",
+        "化粪池满了，粪水漫到院里了",
+        "我们全村停水两天了",
+        "养老院的暖气坏了，老人都冻着呢",
     ],
 )
 def test_urgent_situations(text):
@@ -35,6 +39,7 @@ def test_urgent_situations(text):
         "电梯关了好几个月了一直在维修",
         "家里暖气不热",
         "楼上装修太吵",
+        "污水漫到人行道上了",
     ],
 )
 def test_not_urgent(text):
