@@ -69,6 +69,12 @@ from bot.intake.redirect import Redirect, decide, find_redirect
         ("被狗咬了一口 血一直往外冒 止也止不住", "120"),
         # a grievance turned emergency: "这下好了" before the emergency word is now, not "it is fine now"
         ("车棚的线乱拉我反映过多少回了 没人管 这下好了 电动车着起来了", "119"),
+        # words that say "not now" elsewhere do not cancel an emergency told beside them (a review's cases)
+        ("我想问问 我儿子从楼梯上摔下来了 叫不醒", "120"),
+        ("真的假的 我一出门就看见对面楼着火了", "119"),
+        ("新闻说今天路滑 我在四环上 前头好几辆车追尾了 有人受伤", "122"),
+        ("我家没着火 是对门着火了 门缝往外冒烟", "119"),
+        ("卫生间里老人摔倒了 一直喊救命", "120"),  # a cry for help is 110 only when nothing else is named
         ("我妈上周感冒了 突然喘不上气 嘴唇发紫 快来", "120"),
         ("之前天然气公司来检查过，厨房着火了！", "119"),  # 之前天…, not 前天
         ("你好我想问一下，我爸突然晕倒了叫不醒，怎么办", "120"),
@@ -210,6 +216,9 @@ def test_emergencies_are_redirected(text, number):
         "消防栓让人圈自家院里了，真着火了都用不上",
         "想问问电动车电池起火以后有啥新规",
         "网上视频说东四那边着火了，真的假的",
+        "工地和白天一样，夜里又干起来了",
+        "电视剧里有人一直喊救命，吵得我睡不着",
+        "拿镐刨了半天冰，路口还是滑",
     ],
 )
 def test_no_false_redirect(text):
