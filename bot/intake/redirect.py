@@ -88,7 +88,7 @@ _NOT_NOW = re.compile(
 # not as an aside (真的假的 我刚下楼就看见对面楼着火了); for the classifier alone, anywhere.
 _WEAK_NOT_NOW = re.compile(r"真的假的|(?:视频|新闻)[上里]?说|真要?[^，。,]{0,3}[着起]了?火")
 # "到现在还没人管" is a grievance that has lasted, "现在想问…" a request: not an emergency happening now.
-_NOW = re.compile(r"(?<!到)现在(?!还没|也没|都没|还不|人?没事|好了|好多了|出院|"
+_NOW = re.compile(r"(?<!到)(?<!不是)现在(?!还没|也没|都没|还不|人?没事|好了|好多了|出院|"
                   r"想(?:问|咨询|了解|办|申请|反映|装|换)|打算|准备|能不能)|"
                   r"正在|刚刚|刚才|(?<!已经)还没灭|还在烧|这会儿正|马上|快来|赶紧|救命|就命(?!令|运)|快点|来人|此刻|眼下|赶快|快救|快叫|快派|怎么办啊|这咋办啊|[！!]{1,}$")
 
@@ -125,7 +125,7 @@ _PAST = re.compile(r"上礼拜|上个?星期|上周|上个?月|去年|前年|昨
 _STILL = re.compile(r"开始|一直|到现在|还在|还没|至今")
 # An earlier day told after the emergency as what came before it: 上个月也闹过一回, 他昨天就说头疼.
 _BACKGROUND = re.compile(r"(?<![不难])过(?![来去])|就说")
-_TODAY = re.compile(r"现在|刚才|刚刚|正在|今天|今早|今晚|今儿|这会儿|此刻|眼下")
+_TODAY = re.compile(r"(?<!不是)现在|刚才|刚刚|正在|今天|今早|今晚|今儿|这会儿|此刻|眼下")
 # What says an emergency is new, after a past day, besides the words of _NOW: 刚出院又晕倒了, 突然喘不上气.
 _SUDDEN = re.compile(r"刚|突然|又|忽然|一下子|猛地")
 # Words of an emergency used of things or figuratively: a card the meter does not read, a head about to burst.

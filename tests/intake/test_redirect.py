@@ -295,6 +295,8 @@ def test_model_alone_does_not_redirect_what_did_not_catch_fire():
 def test_model_alone_cannot_redirect_a_story_of_an_earlier_day():
     crash = {"none": 0.3, "110": 0.02, "119": 0.02, "120": 0.06, "122": 0.6}
     assert decide("前天楼下两辆车撞了，有人受伤了，今天路口那摊碎玻璃还没人扫", None, crash) is None
+    # "不是现在" denies the now it names
+    assert decide("我们家上个月着火了 不是现在啊 是上个月 政府有没有救助", None, FIRE) is None
 
 
 def test_model_alone_does_not_read_an_idiom_or_a_blocked_car_as_an_emergency():
