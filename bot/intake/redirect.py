@@ -222,10 +222,12 @@ def _dated(text: str, at: int) -> bool:
 
 def _kept_by_12345(number: str, text: str) -> bool:
     """What the classifier alone reads as an emergency but 12345 keeps: barbecue smoke, a stove that will
-    not light or 火烧眉毛 (119), touts (110), a car blocked in (read as a crash or a crime), and the urgency-1
-    hazards of the taxonomy (gas smell, people in a lift)."""
+    not light or 火烧眉毛 (119), touts (110), a car blocked in (read as a crash or a crime), emergency words used
+    figuratively (a fight in a video game), and the urgency-1 hazards of the taxonomy (gas smell, people in a lift)."""
     if number == "119" and (_NO_FLAME.search(text) or _NO_FIRE.search(text)
                             or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
+        return True
+    if _FIGURATIVE.search(text):
         return True
     if number == "110" and _TOUTING.search(text) or number in ("110", "122") and _BLOCKED_IN.search(text):
         return True

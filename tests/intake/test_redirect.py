@@ -304,3 +304,4 @@ def test_model_alone_does_not_read_an_idiom_or_a_blocked_car_as_an_emergency():
     assert decide("孩子入园的事火烧眉毛了，愁死我了", None, fire) is None
     crime = {"none": 0.28, "110": 0.45, "119": 0.03, "120": 0.04, "122": 0.2}
     assert decide("我的车被别人的车堵在车位里了，打电话也不接", None, crime) is None
+    assert decide("孩子在网吧跟人在游戏里打架打得嗷嗷叫，网吧还让未成年人进", None, crime) is None
