@@ -1,8 +1,8 @@
 """Score redirects (and type, where labelled) on a file of messages written apart from the project's data,
 one JSON object per line with text, redirect (null or 110/119/120/122) and optionally type:
 nlu_data/test/redirects.jsonl (199: 40 emergencies, 50 non-emergencies in emergency words, 109 ordinary) or
-nlu_data/test/emergencies.jsonl and emergencies2.jsonl (200 each: 80 emergencies, 80 non-emergencies in
-emergency words, 40 ordinary).
+nlu_data/test/emergencies.jsonl, emergencies2.jsonl and emergencies3.jsonl (200 each: 80 emergencies, 80
+non-emergencies in emergency words, 40 ordinary).
 
     .venv/bin/python benchmarks/score_redirects.py [FILE] [--errors]
 """
