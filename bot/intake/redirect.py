@@ -138,9 +138,9 @@ _CLAUSES = re.compile(r"[，。,！!？?；;\s]+")
 # counts it when the text mentions fire at all (烟囱着了, 喷火星子); the smoke words do not, since any flames would
 # have matched the fire words first.
 _SMOKE_NUISANCE = re.compile(r"烧烤|熏(?:腊|肉|鸡|鱼|香肠)|烧香|烧纸|秸秆|烧垃圾|烧荒|烟囱|(?<!抽)油烟|抽烟|锅炉")
-_NO_FIRE = re.compile(r"没(?:着火|起火|烧起来)")
 _FLAMES = re.compile(r"火|着了|着起来")
-_NO_FLAME = re.compile(r"[打点]不着|火苗小|火太小|火烧眉毛|火急火燎|心急火燎")  # a stove that will not light, an idiom
+# A stove that will not light, an idiom, a fire denied.
+_NO_FLAME = re.compile(r"[打点]不着|火苗小|火太小|火烧眉毛|火急火燎|心急火燎|没(?:着火|起火|烧起来)")
 # Touts pulling passers-by into a shop or a car are a market and street-order matter 12345 keeps. The
 # classifier alone reads their grabbing as an assault (见人就往店里拽: 110 at 0.77); an emergency word
 # (推搡, 不让我走, 抢) still redirects.
@@ -224,8 +224,7 @@ def _kept_by_12345(number: str, text: str) -> bool:
     """What the classifier alone reads as an emergency but 12345 keeps: barbecue smoke, a stove that will
     not light or 火烧眉毛 (119), touts (110), a car blocked in (read as a crash or a crime), emergency words used
     figuratively (a fight in a video game), and the urgency-1 hazards of the taxonomy (gas smell, people in a lift)."""
-    if number == "119" and (_NO_FLAME.search(text) or _NO_FIRE.search(text)
-                            or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
+    if number == "119" and (_NO_FLAME.search(text) or _SMOKE_NUISANCE.search(text) and not _FLAMES.search(text)):
         return True
     if _FIGURATIVE.search(text):
         return True
